@@ -1,0 +1,148 @@
+//! Name compression for the writer (RFC 1035 §4.1.4), without the heap.
+//!
+//! The compressor remembers where names were written in the output: one
+//! entry per label position, holding the offset and the length (octets and
+//! labels) of the name from that label to the root. To write a name, the
+//! writer looks for the longest suffix of it already in the output; the
+//! length filter makes most comparisons a two-byte check, and the label
+//! comparison ignores ASCII case, so an owner equal to the question name
+//! becomes the pointer `0xC00C` and carries the client's own letter case
+//! (what the 0x20 technique, and RFC 4343, expect).
+//!
+//! The table has a fixed capacity; when it is full, names are still written
+//! correctly, only less compactly. [`Compressor::truncate`] forgets entries
+//! added after a mark, so that a rolled-back RRset leaves no pointer to bytes
+//! that are no longer there.
+
+use crate::name::Name;
+
+/// How many suffix positions the compressor remembers. An answer with a
+/// question name of 8 labels, an SOA and a few distinct targets uses about
+/// 20; the rest is headroom for larger answers.
+pub const CAPACITY: usize = 64;
+
+/// The largest offset a compression pointer can hold (14 bits).
+const MAX_POINTER_OFFSET: usize = 0x3FFF;
+
+/// One remembered name suffix in the output.
+#[derive(Clone, Copy, Debug, Default)]
+struct Entry {
+    /// Offset in the output where the suffix's first label starts.
+    offset: u16,
+    /// Decompressed wire length of the suffix, root included.
+    wire_len: u8,
+    /// Labels in the suffix, root excluded.
+    label_count: u8,
+}
+
+/// A fixed-capacity table of name suffixes already written.
+#[derive(Clone, Debug)]
+pub struct Compressor {
+    entries: [Entry; CAPACITY],
+    len: usize,
+}
+
+/// A suffix of the name being written that is already in the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Match {
+    /// How many leading labels must be written before the pointer.
+    pub(crate) labels_before: usize,
+    /// Where the pointer points.
+    pub(crate) offset: u16,
+}
+
+impl Compressor {
+    /// An empty table.
+    pub const fn new() -> Self {
+        Self {
+            entries: [Entry {
+                offset: 0,
+                wire_len: 0,
+                label_count: 0,
+            }; CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// Forgets every entry.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Number of entries held, for a later [`Compressor::truncate`].
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets the entries added after the table held `len` of them.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Remembers that a suffix of `wire_len` octets and `label_count` labels
+    /// starts at `offset`; ignored when the offset does not fit a pointer or
+    /// the table is full.
+    pub(crate) fn insert(&mut self, offset: usize, wire_len: usize, label_count: usize) {
+        if offset > MAX_POINTER_OFFSET || self.len == CAPACITY || label_count == 0 {
+            return;
+        }
+        self.entries[self.len] = Entry {
+            offset: offset as u16,
+            wire_len: wire_len as u8,
+            label_count: label_count as u8,
+        };
+        self.len += 1;
+    }
+
+    /// Finds the longest suffix of `name` (the root alone excluded: a
+    /// pointer to it would be longer than the root byte) already present in
+    /// `out`, the bytes written so far.
+    pub(crate) fn find(&self, out: &[u8], name: &Name<'_>) -> Option<Match> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut labels = name.labels();
+        let mut wire_len = name.wire_len();
+        let total = name.label_count();
+        for labels_before in 0..total {
+            let label_count = total - labels_before;
+            for entry in &self.entries[..self.len] {
+                if usize::from(entry.wire_len) != wire_len
+                    || usize::from(entry.label_count) != label_count
+                {
+                    continue;
+                }
+                let written = Name::from_trusted(
+                    out,
+                    usize::from(entry.offset),
+                    entry.wire_len,
+                    entry.label_count,
+                );
+                if labels
+                    .clone()
+                    .zip(written.labels())
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                {
+                    return Some(Match {
+                        labels_before,
+                        offset: entry.offset,
+                    });
+                }
+            }
+            let skipped = labels.next().map_or(0, <[u8]>::len);
+            wire_len -= 1 + skipped;
+        }
+        None
+    }
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}

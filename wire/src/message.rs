@@ -1,0 +1,265 @@
+//! A whole message, validated once and then viewed without copying.
+//!
+//! [`Message::parse`] walks every entry the header announces, decoding each
+//! name and each typed RDATA, so that a message either parses completely or
+//! not at all: counts that promise more than is there, RDLENGTH past the end,
+//! trailing garbage and misplaced OPT records are errors with the offset at
+//! which they were found. What it keeps is small: the header, the offsets of
+//! the sections and the EDNS fields. The section iterators re-read records
+//! lazily from the validated bytes.
+
+use crate::edns::Edns;
+use crate::error::{ParseError, ParseErrorKind};
+use crate::header::{HEADER_LEN, Header};
+use crate::name::Name;
+use crate::rdata::RData;
+use crate::reader::Reader;
+use crate::types::{Class, RType, Rcode};
+
+/// The three record sections (RFC 1035 §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Section {
+    /// Records answering the question.
+    Answer,
+    /// Records pointing toward an authority (NS, or SOA in negative answers).
+    Authority,
+    /// Records that help but are not required (OPT lives here).
+    Additional,
+}
+
+/// One entry of the question section (RFC 1035 §4.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Question<'a> {
+    /// The name asked about, in the client's letter case.
+    pub qname: Name<'a>,
+    /// The type asked for.
+    pub qtype: RType,
+    /// The class asked for.
+    pub qclass: Class,
+}
+
+/// One resource record (RFC 1035 §4.1.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// The owner name.
+    pub owner: Name<'a>,
+    /// The record type.
+    pub rtype: RType,
+    /// The class (for OPT: the UDP payload size).
+    pub class: Class,
+    /// The TTL in seconds (for OPT: extended RCODE, version and flags).
+    pub ttl: u32,
+    /// The typed RDATA.
+    pub rdata: RData<'a>,
+    /// The RDATA exactly as on the wire (names possibly compressed).
+    pub rdata_wire: &'a [u8],
+}
+
+/// A validated message borrowed from a byte slice.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    bytes: &'a [u8],
+    header: Header,
+    /// Offsets where each section starts; the question starts at 12.
+    answer_start: usize,
+    authority_start: usize,
+    additional_start: usize,
+    /// The first question, kept because nearly every caller wants it.
+    question: Option<Question<'a>>,
+    edns: Option<Edns<'a>>,
+}
+
+impl<'a> Message<'a> {
+    /// Parses and validates a whole message.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
+        let header = Header::from_bytes(bytes)
+            .ok_or(ParseError::new(ParseErrorKind::ShortHeader, bytes.len()))?;
+        let mut reader = Reader::new(bytes, HEADER_LEN);
+        let mut question = None;
+        for _ in 0..header.qdcount {
+            let parsed = parse_question(&mut reader)?;
+            question.get_or_insert(parsed);
+        }
+        let answer_start = reader.pos();
+        let mut edns = None;
+        for _ in 0..header.ancount {
+            check_not_opt(&parse_record(&mut reader)?, &reader)?;
+        }
+        let authority_start = reader.pos();
+        for _ in 0..header.nscount {
+            check_not_opt(&parse_record(&mut reader)?, &reader)?;
+        }
+        let additional_start = reader.pos();
+        for _ in 0..header.arcount {
+            let start = reader.pos();
+            let record = parse_record(&mut reader)?;
+            if let RData::Opt(data) = record.rdata {
+                // RFC 6891 §6.1.1: at most one OPT, owned by the root.
+                if edns.is_some() {
+                    return Err(ParseError::new(ParseErrorKind::MultipleOpt, start));
+                }
+                if !record.owner.is_root() {
+                    return Err(ParseError::new(ParseErrorKind::OptOwnerNotRoot, start));
+                }
+                edns = Some(Edns::from_record(record.class.0, record.ttl, data));
+            }
+        }
+        reader.finish(ParseErrorKind::TrailingBytes)?;
+        Ok(Self {
+            bytes,
+            header,
+            answer_start,
+            authority_start,
+            additional_start,
+            question,
+            edns,
+        })
+    }
+
+    /// The message bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The header as received.
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The full RCODE: the header's four bits extended by OPT's eight
+    /// (RFC 6891 §6.1.3).
+    pub fn rcode(&self) -> Rcode {
+        let low = self.header.flags.rcode().0;
+        let high = self.edns.map_or(0, |e| u16::from(e.extended_rcode));
+        Rcode((high << 4) | low)
+    }
+
+    /// The first question, if the message has one.
+    pub fn question(&self) -> Option<Question<'a>> {
+        self.question
+    }
+
+    /// Every question, in order.
+    pub fn questions(&self) -> Questions<'a> {
+        Questions {
+            reader: Reader::new(self.bytes, HEADER_LEN),
+            remaining: self.header.qdcount,
+        }
+    }
+
+    /// The records of one section, in order; OPT included in the additional
+    /// section.
+    pub fn records(&self, section: Section) -> Records<'a> {
+        let (start, count) = match section {
+            Section::Answer => (self.answer_start, self.header.ancount),
+            Section::Authority => (self.authority_start, self.header.nscount),
+            Section::Additional => (self.additional_start, self.header.arcount),
+        };
+        Records {
+            reader: Reader::new(self.bytes, start),
+            remaining: count,
+        }
+    }
+
+    /// The answer section.
+    pub fn answers(&self) -> Records<'a> {
+        self.records(Section::Answer)
+    }
+
+    /// The authority section.
+    pub fn authority(&self) -> Records<'a> {
+        self.records(Section::Authority)
+    }
+
+    /// The additional section.
+    pub fn additional(&self) -> Records<'a> {
+        self.records(Section::Additional)
+    }
+
+    /// The EDNS fields, when the message has an OPT record.
+    pub fn edns(&self) -> Option<Edns<'a>> {
+        self.edns
+    }
+}
+
+/// Rejects OPT outside the additional section (RFC 6891 §6.1.1).
+fn check_not_opt(record: &Record<'_>, reader: &Reader<'_>) -> Result<(), ParseError> {
+    if record.rtype == RType::OPT {
+        // The offset of the record's end is the best we have here.
+        return Err(ParseError::new(
+            ParseErrorKind::OptNotInAdditional,
+            reader.pos(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads one question entry.
+fn parse_question<'a>(reader: &mut Reader<'a>) -> Result<Question<'a>, ParseError> {
+    Ok(Question {
+        qname: reader.name(true)?,
+        qtype: RType(reader.u16()?),
+        qclass: Class(reader.u16()?),
+    })
+}
+
+/// Reads one resource record, validating its RDATA.
+fn parse_record<'a>(reader: &mut Reader<'a>) -> Result<Record<'a>, ParseError> {
+    let owner = reader.name(true)?;
+    let rtype = RType(reader.u16()?);
+    let class = Class(reader.u16()?);
+    let ttl = reader.u32()?;
+    let rdlength = usize::from(reader.u16()?);
+    let rdata_reader = reader.sub(rdlength, ParseErrorKind::RdataPastEnd)?;
+    let start = rdata_reader.pos();
+    let rdata_wire = &reader.message()[start..start + rdlength];
+    let rdata = RData::parse(rtype, class, rdata_reader)?;
+    Ok(Record {
+        owner,
+        rtype,
+        class,
+        ttl,
+        rdata,
+        rdata_wire,
+    })
+}
+
+/// Iterator over the question section of a parsed [`Message`].
+#[derive(Clone, Debug)]
+pub struct Questions<'a> {
+    reader: Reader<'a>,
+    remaining: u16,
+}
+
+impl<'a> Iterator for Questions<'a> {
+    type Item = Question<'a>;
+
+    fn next(&mut self) -> Option<Question<'a>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        // The message was validated, so this cannot fail; `ok()` keeps the
+        // iterator panic-free all the same.
+        parse_question(&mut self.reader).ok()
+    }
+}
+
+/// Iterator over one record section of a parsed [`Message`].
+#[derive(Clone, Debug)]
+pub struct Records<'a> {
+    reader: Reader<'a>,
+    remaining: u16,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+
+    fn next(&mut self) -> Option<Record<'a>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        parse_record(&mut self.reader).ok()
+    }
+}

@@ -1,0 +1,793 @@
+//! The message writer: a caller-owned buffer, a hard size limit, name
+//! compression, OPT reservation and RRset-level truncation.
+//!
+//! The writer never allocates. It writes the header last (in
+//! [`MessageWriter::finish`]) so that section counts and flags can change
+//! until then. The rules it follows:
+//!
+//! - **Limit.** Nothing is written past `limit`; the limit is the smaller of
+//!   the buffer's length, the caller's limit (e.g. the client's EDNS payload
+//!   size) and 65535.
+//! - **OPT first.** [`MessageWriter::reserve_opt`] writes the OPT record to
+//!   the very end of the limit at once and shrinks the limit by its size, so
+//!   that answers can never crowd it out (the NSD `reserved_space` idea);
+//!   `finish` moves it into place.
+//! - **Atomic RRsets.** [`MessageWriter::push_rrset`] writes all records of
+//!   an RRset or none. When an answer or authority RRset does not fit, TC is
+//!   set (RFC 2181 §9: a partial RRset must never be sent); an additional
+//!   RRset that does not fit is just left out (RFC 2181 §9, RFC 1035 §7.2).
+//! - **Compression** ([`crate::compress`]) for owners and for names in the
+//!   RDATA of NS, CNAME, SOA, PTR and MX; never in SRV or unknown types.
+
+use crate::compress::Compressor;
+use crate::edns::OptRecord;
+use crate::error::WriteError;
+use crate::header::{Flags, HEADER_LEN, Header};
+use crate::message::{Question, Section};
+use crate::name::Name;
+use crate::rdata::RData;
+use crate::types::{Class, RType, Rcode};
+
+/// The largest DNS message (the TCP length prefix is 16 bits).
+pub const MAX_MESSAGE_LEN: usize = 65535;
+
+/// Writes one message into a caller-owned buffer.
+#[derive(Debug)]
+pub struct MessageWriter<'b> {
+    buf: &'b mut [u8],
+    /// Bytes written so far, header included.
+    len: usize,
+    /// Where records may end: the size limit minus the OPT reservation.
+    limit: usize,
+    /// Length of the reserved OPT record sitting at `limit..limit + opt_len`.
+    opt_len: usize,
+    header: Header,
+    /// The section currently being written; `None` while in the question.
+    section: Option<Section>,
+    /// The upper eight bits of the RCODE, written into OPT by `finish`.
+    extended_rcode: u8,
+    compressor: Compressor,
+}
+
+/// A point the writer can roll back to.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    len: usize,
+    counts: [u16; 4],
+    compressor_len: usize,
+    section: Option<Section>,
+}
+
+impl<'b> MessageWriter<'b> {
+    /// A writer over `buf`, writing at most `limit` bytes (and never more
+    /// than `buf.len()` or 65535). Fails with [`WriteError::NoSpace`] when
+    /// not even a header fits.
+    pub fn new(buf: &'b mut [u8], limit: usize) -> Result<Self, WriteError> {
+        let limit = limit.min(buf.len()).min(MAX_MESSAGE_LEN);
+        if limit < HEADER_LEN {
+            return Err(WriteError::NoSpace);
+        }
+        Ok(Self {
+            buf,
+            len: HEADER_LEN,
+            limit,
+            opt_len: 0,
+            header: Header::default(),
+            section: None,
+            extended_rcode: 0,
+            compressor: Compressor::new(),
+        })
+    }
+
+    /// Sets the message ID.
+    pub fn set_id(&mut self, id: u16) {
+        self.header.id = id;
+    }
+
+    /// The flags as they will be written.
+    pub fn flags(&self) -> Flags {
+        self.header.flags
+    }
+
+    /// Replaces the flags (QR, opcode, AA, TC, RD, RA, AD, CD, RCODE).
+    pub fn set_flags(&mut self, flags: Flags) {
+        self.header.flags = flags;
+    }
+
+    /// Sets TC.
+    pub fn set_truncated(&mut self) {
+        self.header.flags = self.header.flags.with_tc(true);
+    }
+
+    /// Bytes written so far, header and reserved OPT included.
+    pub fn len(&self) -> usize {
+        self.len + self.opt_len
+    }
+
+    /// Always false: a message has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Bytes still available for records.
+    pub fn remaining(&self) -> usize {
+        self.limit - self.len
+    }
+
+    /// The counts of the question, answer, authority and additional sections.
+    pub fn counts(&self) -> [u16; 4] {
+        let h = &self.header;
+        [h.qdcount, h.ancount, h.nscount, h.arcount]
+    }
+
+    /// Echoes a question exactly as received: the name uncompressed and in
+    /// the client's letter case, then type and class. Must come before any
+    /// record.
+    pub fn push_question(&mut self, question: &Question<'_>) -> Result<(), WriteError> {
+        if self.section.is_some() {
+            return Err(WriteError::SectionOrder);
+        }
+        if self.header.qdcount == u16::MAX {
+            return Err(WriteError::CountOverflow);
+        }
+        let mark = self.mark();
+        let result = self
+            .write_name(&question.qname, true, true)
+            .and_then(|()| self.write_u16(question.qtype.0))
+            .and_then(|()| self.write_u16(question.qclass.0));
+        match result {
+            Ok(()) => {
+                self.header.qdcount += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.rollback(mark);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reserves room for our OPT record and writes it at the end of the limit
+    /// (RFC 6891 §6.1.2: owner root, type OPT, the payload size in CLASS,
+    /// extended RCODE, version and flags in TTL). The extended RCODE is the
+    /// one given to [`Self::set_rcode`]. Calling it again replaces the
+    /// reservation.
+    pub fn reserve_opt(&mut self, opt: &OptRecord<'_>) -> Result<(), WriteError> {
+        let total_limit = self.limit + self.opt_len;
+        let needed = opt.wire_len();
+        if self.len + needed > total_limit || opt.options.len() > usize::from(u16::MAX) {
+            return Err(WriteError::NoSpace);
+        }
+        let at = total_limit - needed;
+        let out = &mut self.buf[at..total_limit];
+        out[0] = 0; // root owner
+        out[1..3].copy_from_slice(&RType::OPT.0.to_be_bytes());
+        out[3..5].copy_from_slice(&opt.udp_payload_size.to_be_bytes());
+        out[5] = 0; // extended RCODE, filled in by finish()
+        out[6] = opt.version;
+        out[7..9].copy_from_slice(&opt.flags.to_be_bytes());
+        out[9..11].copy_from_slice(&(opt.options.len() as u16).to_be_bytes());
+        out[11..].copy_from_slice(opt.options);
+        self.limit = at;
+        self.opt_len = needed;
+        Ok(())
+    }
+
+    /// Sets the full (possibly extended) RCODE: the low four bits go into the
+    /// header, the upper eight into the reserved OPT record at `finish`.
+    pub fn set_rcode(&mut self, rcode: Rcode) {
+        self.extended_rcode = rcode.extended_bits();
+        self.header.flags = self.header.flags.with_rcode(rcode);
+    }
+
+    /// A point to roll back to.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            len: self.len,
+            counts: self.counts(),
+            compressor_len: self.compressor.len(),
+            section: self.section,
+        }
+    }
+
+    /// Forgets everything written since `mark`, compression entries included.
+    pub fn rollback(&mut self, mark: Mark) {
+        self.len = mark.len;
+        let [qd, an, ns, ar] = mark.counts;
+        self.header.qdcount = qd;
+        self.header.ancount = an;
+        self.header.nscount = ns;
+        self.header.arcount = ar;
+        self.compressor.truncate(mark.compressor_len);
+        self.section = mark.section;
+    }
+
+    /// Writes one record, or nothing if it does not fit.
+    pub fn push_record(
+        &mut self,
+        section: Section,
+        owner: &Name<'_>,
+        rtype: RType,
+        class: Class,
+        ttl: u32,
+        rdata: &RData<'_>,
+    ) -> Result<(), WriteError> {
+        let mark = self.mark();
+        self.record(section, owner, rtype, class, ttl, RdataSource::Typed(rdata))
+            .inspect_err(|_| self.rollback(mark))
+    }
+
+    /// Writes one record whose RDATA is given in uncompressed wire form and
+    /// copied as is (pre-encoded table data, RFC 3597 opaque types).
+    pub fn push_record_wire(
+        &mut self,
+        section: Section,
+        owner: &Name<'_>,
+        rtype: RType,
+        class: Class,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), WriteError> {
+        let mark = self.mark();
+        self.record(section, owner, rtype, class, ttl, RdataSource::Wire(rdata))
+            .inspect_err(|_| self.rollback(mark))
+    }
+
+    /// Writes every record of one RRset, or none. When it does not fit, the
+    /// writer is rolled back and, for the answer and authority sections, TC
+    /// is set (RFC 2181 §9); the error is returned either way so the caller
+    /// can stop adding records.
+    pub fn push_rrset<'r>(
+        &mut self,
+        section: Section,
+        owner: &Name<'_>,
+        rtype: RType,
+        class: Class,
+        ttl: u32,
+        rdatas: impl IntoIterator<Item = RData<'r>>,
+    ) -> Result<(), WriteError> {
+        let mark = self.mark();
+        for rdata in rdatas {
+            if let Err(e) = self.record(
+                section,
+                owner,
+                rtype,
+                class,
+                ttl,
+                RdataSource::Typed(&rdata),
+            ) {
+                self.rollback(mark);
+                if e == WriteError::NoSpace && section != Section::Additional {
+                    self.set_truncated();
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the header and moves the OPT record into place; returns the
+    /// message length. The message is `buf[..length]`.
+    pub fn finish(self) -> usize {
+        let Self {
+            buf,
+            mut len,
+            limit,
+            opt_len,
+            mut header,
+            extended_rcode,
+            ..
+        } = self;
+        if opt_len > 0 {
+            buf.copy_within(limit..limit + opt_len, len);
+            buf[len + 5] = extended_rcode;
+            len += opt_len;
+            header.arcount += 1;
+        }
+        buf[..HEADER_LEN].copy_from_slice(&header.to_bytes());
+        len
+    }
+
+    //--- Internals
+
+    /// Enters `section`, refusing to go back to an earlier one.
+    fn enter(&mut self, section: Section) -> Result<(), WriteError> {
+        match self.section {
+            Some(current) if current > section => Err(WriteError::SectionOrder),
+            _ => {
+                self.section = Some(section);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes one record without rolling back on failure.
+    fn record(
+        &mut self,
+        section: Section,
+        owner: &Name<'_>,
+        rtype: RType,
+        class: Class,
+        ttl: u32,
+        rdata: RdataSource<'_, '_>,
+    ) -> Result<(), WriteError> {
+        self.enter(section)?;
+        let count = match section {
+            Section::Answer => &self.header.ancount,
+            Section::Authority => &self.header.nscount,
+            // One slot stays free for the OPT record that finish() adds.
+            Section::Additional => &self.header.arcount,
+        };
+        let headroom = if section == Section::Additional && self.opt_len > 0 {
+            1
+        } else {
+            0
+        };
+        if *count >= u16::MAX - headroom {
+            return Err(WriteError::CountOverflow);
+        }
+        self.write_name(owner, true, true)?;
+        self.write_u16(rtype.0)?;
+        self.write_u16(class.0)?;
+        self.write_bytes(&ttl.to_be_bytes())?;
+        let rdlength_at = self.len;
+        self.write_u16(0)?;
+        match rdata {
+            RdataSource::Wire(bytes) => self.write_bytes(bytes)?,
+            RdataSource::Typed(rdata) => self.write_rdata(rdata)?,
+        }
+        let rdlength = self.len - rdlength_at - 2;
+        let rdlength = u16::try_from(rdlength).map_err(|_| WriteError::RdataTooLong)?;
+        self.buf[rdlength_at..rdlength_at + 2].copy_from_slice(&rdlength.to_be_bytes());
+        match section {
+            Section::Answer => self.header.ancount += 1,
+            Section::Authority => self.header.nscount += 1,
+            Section::Additional => self.header.arcount += 1,
+        }
+        Ok(())
+    }
+
+    /// Writes typed RDATA, compressing names where RFC 3597 §4 allows.
+    fn write_rdata(&mut self, rdata: &RData<'_>) -> Result<(), WriteError> {
+        match rdata {
+            RData::A(addr) => self.write_bytes(&addr.octets()),
+            RData::Aaaa(addr) => self.write_bytes(&addr.octets()),
+            RData::Ns(name) | RData::Cname(name) | RData::Ptr(name) => {
+                self.write_name(name, true, true)
+            }
+            RData::Soa(soa) => {
+                self.write_name(&soa.mname, true, true)?;
+                self.write_name(&soa.rname, true, true)?;
+                for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+                    self.write_bytes(&value.to_be_bytes())?;
+                }
+                Ok(())
+            }
+            RData::Mx(mx) => {
+                self.write_u16(mx.preference)?;
+                self.write_name(&mx.exchange, true, true)
+            }
+            RData::Srv(srv) => {
+                self.write_u16(srv.priority)?;
+                self.write_u16(srv.weight)?;
+                self.write_u16(srv.port)?;
+                // RFC 2782: the target is never compressed, and we do not
+                // let later names point into it either.
+                self.write_name(&srv.target, false, false)
+            }
+            RData::Txt(txt) => self.write_bytes(txt.as_wire()),
+            RData::Opt(data) => self.write_bytes(data.as_wire()),
+            RData::Unknown(bytes) => self.write_bytes(bytes),
+        }
+    }
+
+    /// Writes a name: the longest suffix already in the output becomes a
+    /// pointer when `compress`; every new label position is remembered for
+    /// later names when `remember`.
+    fn write_name(
+        &mut self,
+        name: &Name<'_>,
+        compress: bool,
+        remember: bool,
+    ) -> Result<(), WriteError> {
+        let found = if compress {
+            self.compressor.find(&self.buf[..self.len], name)
+        } else {
+            None
+        };
+        let (labels_to_write, pointer) = match found {
+            Some(m) => (m.labels_before, Some(m.offset)),
+            None => (name.label_count(), None),
+        };
+        let mut suffix_len = name.wire_len();
+        let mut suffix_labels = name.label_count();
+        for label in name.labels().take(labels_to_write) {
+            let at = self.len;
+            if at + 1 + label.len() > self.limit {
+                return Err(WriteError::NoSpace);
+            }
+            self.buf[at] = label.len() as u8;
+            self.buf[at + 1..at + 1 + label.len()].copy_from_slice(label);
+            self.len += 1 + label.len();
+            if remember {
+                self.compressor.insert(at, suffix_len, suffix_labels);
+            }
+            suffix_len -= 1 + label.len();
+            suffix_labels -= 1;
+        }
+        match pointer {
+            Some(offset) => self.write_u16(0xC000 | offset),
+            None => self.write_bytes(&[0]),
+        }
+    }
+
+    fn write_u16(&mut self, value: u16) -> Result<(), WriteError> {
+        self.write_bytes(&value.to_be_bytes())
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
+        let end = self.len + bytes.len();
+        if end > self.limit {
+            return Err(WriteError::NoSpace);
+        }
+        self.buf[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Where a record's RDATA comes from.
+#[derive(Clone, Copy)]
+enum RdataSource<'r, 'a> {
+    /// A typed value, names compressed where allowed.
+    Typed(&'r RData<'a>),
+    /// Uncompressed wire bytes, copied as they are.
+    Wire(&'r [u8]),
+}
+
+#[cfg(test)]
+mod tests {
+    use core::net::Ipv4Addr;
+
+    use super::*;
+    use crate::edns::OptionCode;
+    use crate::message::Message;
+    use crate::name::NameBuf;
+    use crate::types::Rcode;
+
+    fn name(text: &str) -> NameBuf {
+        NameBuf::from_presentation(text).unwrap()
+    }
+
+    /// A query for `qname` A IN, as a message.
+    fn query(qname: &str) -> Vec<u8> {
+        let mut buf = vec![0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.set_id(0x1234);
+        let qname = name(qname);
+        writer
+            .push_question(&Question {
+                qname: qname.as_name(),
+                qtype: RType::A,
+                qclass: Class::IN,
+            })
+            .unwrap();
+        let len = writer.finish();
+        buf.truncate(len);
+        buf
+    }
+
+    fn a(last: u8) -> RData<'static> {
+        RData::A(Ipv4Addr::new(10, 0, 0, last))
+    }
+
+    #[test]
+    fn rfc1035_4_1_4_owner_equal_to_question_becomes_pointer_to_12_keeping_case() {
+        let q = query("KuArD.Gateway.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.push_question(&question).unwrap();
+        let owner = name("kuard.gateway.xcc.test");
+        writer
+            .push_rrset(
+                Section::Answer,
+                &owner.as_name(),
+                RType::A,
+                Class::IN,
+                30,
+                [a(1), a(2)],
+            )
+            .unwrap();
+        let len = writer.finish();
+        let answer = &buf[..len];
+        // Question echoed in the client's case.
+        assert_eq!(&answer[12..18], b"\x05KuArD");
+        // Both owners are the pointer 0xC00C.
+        let first_rr = q.len();
+        assert_eq!(&answer[first_rr..first_rr + 2], &[0xC0, 0x0C]);
+        assert_eq!(&answer[first_rr + 16..first_rr + 18], &[0xC0, 0x0C]);
+        let parsed = Message::parse(answer).unwrap();
+        let owners: Vec<String> = parsed.answers().map(|r| r.owner.to_string()).collect();
+        assert_eq!(
+            owners,
+            ["KuArD.Gateway.xcc.test.", "KuArD.Gateway.xcc.test."]
+        );
+    }
+
+    #[test]
+    fn suffix_compression_points_into_the_question() {
+        let q = query("a.b.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.push_question(&message.question().unwrap()).unwrap();
+        let target = name("www.xcc.test");
+        writer
+            .push_record(
+                Section::Answer,
+                &message.question().unwrap().qname,
+                RType::CNAME,
+                Class::IN,
+                30,
+                &RData::Cname(target.as_name()),
+            )
+            .unwrap();
+        let len = writer.finish();
+        // CNAME RDATA: "www" then a pointer to "xcc.test" at 12 + 2 + 2 = 16.
+        assert_eq!(&buf[len - 6..len], b"\x03www\xC0\x10");
+        let parsed = Message::parse(&buf[..len]).unwrap();
+        let record = parsed.answers().next().unwrap();
+        assert_eq!(record.rdata, RData::Cname(target.as_name()));
+    }
+
+    #[test]
+    fn rfc2782_srv_target_is_never_compressed() {
+        let q = query("_http._tcp.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.push_question(&question).unwrap();
+        let target = name("web.xcc.test");
+        let srv = RData::Srv(crate::rdata::Srv {
+            priority: 1,
+            weight: 2,
+            port: 80,
+            target: target.as_name(),
+        });
+        writer
+            .push_record(
+                Section::Answer,
+                &question.qname,
+                RType::SRV,
+                Class::IN,
+                30,
+                &srv,
+            )
+            .unwrap();
+        let len = writer.finish();
+        assert_eq!(&buf[len - 14..len], b"\x03web\x03xcc\x04test\x00");
+    }
+
+    #[test]
+    fn rfc2181_9_rrset_that_does_not_fit_is_dropped_whole_and_sets_tc() {
+        let q = query("big.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let mut buf = [0u8; 512];
+        // Room for the question and exactly 3 A records of 16 bytes.
+        let limit = q.len() + 3 * 16;
+        let mut writer = MessageWriter::new(&mut buf, limit).unwrap();
+        writer.push_question(&question).unwrap();
+        writer
+            .push_rrset(
+                Section::Answer,
+                &question.qname,
+                RType::A,
+                Class::IN,
+                30,
+                [a(1), a(2)],
+            )
+            .unwrap();
+        let error = writer
+            .push_rrset(
+                Section::Authority,
+                &question.qname,
+                RType::A,
+                Class::IN,
+                30,
+                [a(3), a(4)],
+            )
+            .unwrap_err();
+        assert_eq!(error, WriteError::NoSpace);
+        assert!(writer.flags().tc());
+        let len = writer.finish();
+        assert_eq!(len, q.len() + 2 * 16, "the half-written RRset is gone");
+        let parsed = Message::parse(&buf[..len]).unwrap();
+        assert_eq!(parsed.header().ancount, 2);
+        assert_eq!(parsed.header().nscount, 0);
+        assert!(parsed.header().flags.tc());
+    }
+
+    #[test]
+    fn additional_rrset_that_does_not_fit_is_dropped_without_tc() {
+        let q = query("x.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, q.len() + 16).unwrap();
+        writer.push_question(&question).unwrap();
+        writer
+            .push_rrset(
+                Section::Additional,
+                &question.qname,
+                RType::A,
+                Class::IN,
+                1,
+                [a(1), a(2)],
+            )
+            .unwrap_err();
+        assert!(!writer.flags().tc());
+    }
+
+    #[test]
+    fn rfc6891_opt_is_reserved_first_and_carries_extended_rcode() {
+        let q = query("x.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let mut buf = [0u8; 512];
+        let cookie = b"\x00\x0a\x00\x08ABCDEFGH";
+        let opt = OptRecord {
+            udp_payload_size: 1232,
+            version: 0,
+            flags: 0x8000,
+            options: cookie,
+        };
+        // Room for the question, the OPT and one A record, not two.
+        let limit = q.len() + opt.wire_len() + 16 + 8;
+        let mut writer = MessageWriter::new(&mut buf, limit).unwrap();
+        writer.push_question(&question).unwrap();
+        writer.reserve_opt(&opt).unwrap();
+        writer.set_rcode(Rcode::BADVERS);
+        writer
+            .push_rrset(
+                Section::Answer,
+                &question.qname,
+                RType::A,
+                Class::IN,
+                1,
+                [a(1)],
+            )
+            .unwrap();
+        writer
+            .push_rrset(
+                Section::Answer,
+                &question.qname,
+                RType::A,
+                Class::IN,
+                1,
+                [a(2)],
+            )
+            .unwrap_err();
+        let len = writer.finish();
+        let parsed = Message::parse(&buf[..len]).unwrap();
+        let edns = parsed.edns().expect("OPT kept despite the full answer");
+        assert_eq!(edns.udp_payload_size, 1232);
+        assert!(edns.dnssec_ok());
+        assert_eq!(edns.option(OptionCode::COOKIE), Some(&b"ABCDEFGH"[..]));
+        assert_eq!(parsed.rcode(), Rcode::BADVERS);
+        assert_eq!(parsed.header().flags.rcode(), Rcode::NOERROR);
+        assert_eq!(parsed.header().arcount, 1);
+        assert_eq!(parsed.header().ancount, 1);
+    }
+
+    #[test]
+    fn rollback_forgets_compression_entries() {
+        let q = query("q.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.push_question(&question).unwrap();
+        let mark = writer.mark();
+        let other = name("other.example");
+        writer
+            .push_record(
+                Section::Answer,
+                &other.as_name(),
+                RType::A,
+                Class::IN,
+                1,
+                &a(1),
+            )
+            .unwrap();
+        writer.rollback(mark);
+        // Written again after the rollback: must not point at the forgotten
+        // bytes, which the next record overwrites.
+        writer
+            .push_record(
+                Section::Answer,
+                &question.qname,
+                RType::A,
+                Class::IN,
+                1,
+                &a(2),
+            )
+            .unwrap();
+        writer
+            .push_record(
+                Section::Answer,
+                &other.as_name(),
+                RType::A,
+                Class::IN,
+                1,
+                &a(3),
+            )
+            .unwrap();
+        let len = writer.finish();
+        let parsed = Message::parse(&buf[..len]).unwrap();
+        let owners: Vec<String> = parsed.answers().map(|r| r.owner.to_string()).collect();
+        assert_eq!(owners, ["q.xcc.test.", "other.example."]);
+    }
+
+    #[test]
+    fn sections_must_come_in_order() {
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        let owner = name("x");
+        writer
+            .push_record(
+                Section::Authority,
+                &owner.as_name(),
+                RType::A,
+                Class::IN,
+                1,
+                &a(1),
+            )
+            .unwrap();
+        assert_eq!(
+            writer.push_record(
+                Section::Answer,
+                &owner.as_name(),
+                RType::A,
+                Class::IN,
+                1,
+                &a(1)
+            ),
+            Err(WriteError::SectionOrder)
+        );
+        let question = Question {
+            qname: owner.as_name(),
+            qtype: RType::A,
+            qclass: Class::IN,
+        };
+        assert_eq!(
+            writer.push_question(&question),
+            Err(WriteError::SectionOrder)
+        );
+    }
+
+    #[test]
+    fn limit_below_header_is_refused_and_never_exceeded() {
+        let mut small = [0u8; 11];
+        assert_eq!(
+            MessageWriter::new(&mut small, 512).unwrap_err(),
+            WriteError::NoSpace
+        );
+        let mut buf = [0u8; 100];
+        let mut writer = MessageWriter::new(&mut buf, 40).unwrap();
+        let owner = name("abcdefghij.example");
+        let result = writer.push_record(
+            Section::Answer,
+            &owner.as_name(),
+            RType::A,
+            Class::IN,
+            1,
+            &a(1),
+        );
+        assert_eq!(result, Err(WriteError::NoSpace));
+        assert_eq!(writer.finish(), 12);
+    }
+}
