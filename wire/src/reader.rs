@@ -93,11 +93,7 @@ impl<'a> Reader<'a> {
 
     /// A child reader over the next `len` bytes; this reader skips them.
     /// `past_end` is the error when `len` runs past this reader's end.
-    pub(crate) fn sub(
-        &mut self,
-        len: usize,
-        past_end: ParseErrorKind,
-    ) -> Result<Self, ParseError> {
+    pub(crate) fn sub(&mut self, len: usize, past_end: ParseErrorKind) -> Result<Self, ParseError> {
         if self.remaining() < len {
             return Err(ParseError::new(past_end, self.pos));
         }

@@ -17,7 +17,11 @@
 //!   set (RFC 2181 §9: a partial RRset must never be sent); an additional
 //!   RRset that does not fit is just left out (RFC 2181 §9, RFC 1035 §7.2).
 //! - **Compression** ([`crate::compress`]) for owners and for names in the
-//!   RDATA of NS, CNAME, SOA, PTR and MX; never in SRV or unknown types.
+//!   RDATA of NS, CNAME, SOA, PTR and MX; never in SRV or unknown types, nor
+//!   in the question. Suffixes match ignoring ASCII case (RFC 4343), so a
+//!   compressed name takes the letter case of the earlier name it points to:
+//!   the answer owner takes the client's case from the question, as in NSD
+//!   and Knot.
 
 use crate::compress::Compressor;
 use crate::edns::OptRecord;
@@ -131,8 +135,10 @@ impl<'b> MessageWriter<'b> {
             return Err(WriteError::CountOverflow);
         }
         let mark = self.mark();
+        // Never compressed, so the question reads back exactly as received
+        // (a later question could otherwise take an earlier one's case).
         let result = self
-            .write_name(&question.qname, true, true)
+            .write_name(&question.qname, false, true)
             .and_then(|()| self.write_u16(question.qtype.0))
             .and_then(|()| self.write_u16(question.qclass.0));
         match result {
