@@ -12,6 +12,8 @@ use xcc_wire::{
 };
 
 /// Owned RDATA, from which borrowed [`RData`] is made for the writer.
+// Test data: size per variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum RdataModel {
     A([u8; 4]),
