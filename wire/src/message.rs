@@ -8,7 +8,7 @@
 //! the sections and the EDNS fields. The section iterators re-read records
 //! lazily from the validated bytes.
 
-use crate::edns::Edns;
+use crate::edns::{Edns, OptData};
 use crate::error::{ParseError, ParseErrorKind};
 use crate::header::{HEADER_LEN, Header};
 use crate::name::Name;
@@ -83,23 +83,25 @@ impl<'a> Message<'a> {
         let answer_start = reader.pos();
         let mut edns = None;
         for _ in 0..header.ancount {
-            check_not_opt(&parse_record(&mut reader)?, &reader)?;
+            check_not_opt(&skim_record(&mut reader)?)?;
         }
         let authority_start = reader.pos();
         for _ in 0..header.nscount {
-            check_not_opt(&parse_record(&mut reader)?, &reader)?;
+            check_not_opt(&skim_record(&mut reader)?)?;
         }
         let additional_start = reader.pos();
         for _ in 0..header.arcount {
-            let start = reader.pos();
-            let record = parse_record(&mut reader)?;
-            if let RData::Opt(data) = record.rdata {
+            let record = skim_record(&mut reader)?;
+            if let Some(data) = record.opt {
                 // RFC 6891 §6.1.1: at most one OPT, owned by the root.
                 if edns.is_some() {
-                    return Err(ParseError::new(ParseErrorKind::MultipleOpt, start));
+                    return Err(ParseError::new(ParseErrorKind::MultipleOpt, record.start));
                 }
-                if !record.owner.is_root() {
-                    return Err(ParseError::new(ParseErrorKind::OptOwnerNotRoot, start));
+                if !record.owner_is_root {
+                    return Err(ParseError::new(
+                        ParseErrorKind::OptOwnerNotRoot,
+                        record.start,
+                    ));
                 }
                 edns = Some(Edns::from_record(record.class.0, record.ttl, data));
             }
@@ -183,15 +185,49 @@ impl<'a> Message<'a> {
 }
 
 /// Rejects OPT outside the additional section (RFC 6891 §6.1.1).
-fn check_not_opt(record: &Record<'_>, reader: &Reader<'_>) -> Result<(), ParseError> {
+fn check_not_opt(record: &Skimmed<'_>) -> Result<(), ParseError> {
     if record.rtype == RType::OPT {
-        // The offset of the record's end is the best we have here.
         return Err(ParseError::new(
             ParseErrorKind::OptNotInAdditional,
-            reader.pos(),
+            record.start,
         ));
     }
     Ok(())
+}
+
+/// What [`Message::parse`] keeps of a record while validating it: small, so
+/// that validation does not move whole [`Record`]s around.
+struct Skimmed<'a> {
+    start: usize,
+    owner_is_root: bool,
+    rtype: RType,
+    class: Class,
+    ttl: u32,
+    opt: Option<OptData<'a>>,
+}
+
+/// Validates one record (owner, fields, typed RDATA) and keeps the little
+/// the message parser needs.
+fn skim_record<'a>(reader: &mut Reader<'a>) -> Result<Skimmed<'a>, ParseError> {
+    let start = reader.pos();
+    let owner = reader.name(true)?;
+    let rtype = RType(reader.u16()?);
+    let class = Class(reader.u16()?);
+    let ttl = reader.u32()?;
+    let rdlength = usize::from(reader.u16()?);
+    let rdata_reader = reader.sub(rdlength, ParseErrorKind::RdataPastEnd)?;
+    let opt = match RData::parse(rtype, class, rdata_reader)? {
+        RData::Opt(data) => Some(data),
+        _ => None,
+    };
+    Ok(Skimmed {
+        start,
+        owner_is_root: owner.is_root(),
+        rtype,
+        class,
+        ttl,
+        opt,
+    })
 }
 
 /// Reads one question entry.

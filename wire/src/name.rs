@@ -55,6 +55,10 @@ pub struct Name<'a> {
     wire_len: u8,
     /// Number of labels, root excluded: 0..=127.
     label_count: u8,
+    /// Whether the name is stored without pointers, so that its wire form is
+    /// the slice `buf[start..start + wire_len]` (lets comparisons run over
+    /// whole slices instead of label by label).
+    contiguous: bool,
 }
 
 /// Where a name's encoding ended, for a caller walking a message.
@@ -100,6 +104,7 @@ pub(crate) fn decode_name(
                             start: pos,
                             wire_len: wire_len as u8,
                             label_count: label_count as u8,
+                            contiguous: pointers == 0,
                         },
                         end,
                     });
@@ -156,6 +161,7 @@ impl<'a> Name<'a> {
         start: 0,
         wire_len: 1,
         label_count: 0,
+        contiguous: true,
     };
 
     /// Views `wire` as one uncompressed name in wire form; the slice must hold
@@ -170,12 +176,29 @@ impl<'a> Name<'a> {
 
     /// A view of a name this crate wrote itself (the writer's output), so it
     /// is known to be valid and its lengths are known.
-    pub(crate) fn from_trusted(buf: &'a [u8], start: usize, wire_len: u8, label_count: u8) -> Self {
+    pub(crate) fn from_trusted(
+        buf: &'a [u8],
+        start: usize,
+        wire_len: u8,
+        label_count: u8,
+        contiguous: bool,
+    ) -> Self {
         Self {
             buf,
             start,
             wire_len,
             label_count,
+            contiguous,
+        }
+    }
+
+    /// The wire form as one slice, when the name is stored without
+    /// compression pointers.
+    pub(crate) fn contiguous_wire(&self) -> Option<&'a [u8]> {
+        if self.contiguous {
+            self.buf.get(self.start..self.start + self.wire_len())
+        } else {
+            None
         }
     }
 
@@ -273,12 +296,17 @@ impl<'a> Name<'a> {
 impl PartialEq<Name<'_>> for Name<'_> {
     /// Case-insensitive comparison (RFC 4343 §3).
     fn eq(&self, other: &Name<'_>) -> bool {
-        self.wire_len == other.wire_len
-            && self.label_count == other.label_count
-            && self
-                .labels()
-                .zip(other.labels())
-                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        if self.wire_len != other.wire_len || self.label_count != other.label_count {
+            return false;
+        }
+        // Length octets are below 64, so folding ASCII case over the whole
+        // wire form only ever touches label bytes.
+        if let (Some(a), Some(b)) = (self.contiguous_wire(), other.contiguous_wire()) {
+            return a.eq_ignore_ascii_case(b);
+        }
+        self.labels()
+            .zip(other.labels())
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
     }
 }
 
@@ -496,6 +524,7 @@ impl NameBuf {
             start: 0,
             wire_len: self.len,
             label_count: self.label_count,
+            contiguous: true,
         }
     }
 

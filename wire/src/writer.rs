@@ -219,8 +219,15 @@ impl<'b> MessageWriter<'b> {
         rdata: &RData<'_>,
     ) -> Result<(), WriteError> {
         let mark = self.mark();
-        self.record(section, owner, rtype, class, ttl, RdataSource::Typed(rdata))
-            .inspect_err(|_| self.rollback(mark))
+        self.record(
+            section,
+            Owner::Name(owner),
+            rtype,
+            class,
+            ttl,
+            RdataSource::Typed(rdata),
+        )
+        .inspect_err(|_| self.rollback(mark))
     }
 
     /// Writes one record whose RDATA is given in uncompressed wire form and
@@ -235,8 +242,15 @@ impl<'b> MessageWriter<'b> {
         rdata: &[u8],
     ) -> Result<(), WriteError> {
         let mark = self.mark();
-        self.record(section, owner, rtype, class, ttl, RdataSource::Wire(rdata))
-            .inspect_err(|_| self.rollback(mark))
+        self.record(
+            section,
+            Owner::Name(owner),
+            rtype,
+            class,
+            ttl,
+            RdataSource::Wire(rdata),
+        )
+        .inspect_err(|_| self.rollback(mark))
     }
 
     /// Writes every record of one RRset, or none. When it does not fit, the
@@ -253,20 +267,28 @@ impl<'b> MessageWriter<'b> {
         rdatas: impl IntoIterator<Item = RData<'r>>,
     ) -> Result<(), WriteError> {
         let mark = self.mark();
+        // After the first record, the owner is two bytes that point where
+        // the first record's owner went: no second compression search.
+        let mut owner_bytes = Owner::Name(owner);
         for rdata in rdatas {
-            if let Err(e) = self.record(
+            let at = self.len;
+            let result = self.record(
                 section,
-                owner,
+                owner_bytes,
                 rtype,
                 class,
                 ttl,
                 RdataSource::Typed(&rdata),
-            ) {
+            );
+            if let Err(e) = result {
                 self.rollback(mark);
                 if e == WriteError::NoSpace && section != Section::Additional {
                     self.set_truncated();
                 }
                 return Err(e);
+            }
+            if let Some(pointer) = self.owner_pointer(at) {
+                owner_bytes = Owner::Pointer(pointer);
             }
         }
         Ok(())
@@ -307,11 +329,24 @@ impl<'b> MessageWriter<'b> {
         }
     }
 
+    /// Two bytes that reproduce the owner written at `at`: a copy of its
+    /// pointer if it was written as one, else a pointer to it (when the
+    /// offset fits in 14 bits).
+    fn owner_pointer(&self, at: usize) -> Option<[u8; 2]> {
+        if self.buf[at] & 0xC0 == 0xC0 {
+            Some([self.buf[at], self.buf[at + 1]])
+        } else if at <= 0x3FFF {
+            Some((0xC000 | at as u16).to_be_bytes())
+        } else {
+            None
+        }
+    }
+
     /// Writes one record without rolling back on failure.
     fn record(
         &mut self,
         section: Section,
-        owner: &Name<'_>,
+        owner: Owner<'_, '_>,
         rtype: RType,
         class: Class,
         ttl: u32,
@@ -332,7 +367,10 @@ impl<'b> MessageWriter<'b> {
         if *count >= u16::MAX - headroom {
             return Err(WriteError::CountOverflow);
         }
-        self.write_name(owner, true, true)?;
+        match owner {
+            Owner::Name(name) => self.write_name(name, true, true)?,
+            Owner::Pointer(bytes) => self.write_bytes(&bytes)?,
+        }
         self.write_u16(rtype.0)?;
         self.write_u16(class.0)?;
         self.write_bytes(&ttl.to_be_bytes())?;
@@ -405,25 +443,50 @@ impl<'b> MessageWriter<'b> {
             Some(m) => (m.labels_before, Some(m.offset)),
             None => (name.label_count(), None),
         };
-        let mut suffix_len = name.wire_len();
-        let mut suffix_labels = name.label_count();
-        for label in name.labels().take(labels_to_write) {
-            let at = self.len;
-            if at + 1 + label.len() > self.limit {
-                return Err(WriteError::NoSpace);
+        let start = self.len;
+        match name.contiguous_wire() {
+            // No pointers in the source: the labels to write are one slice,
+            // copied at once (and the root byte with them when uncompressed).
+            Some(wire) => {
+                let prefix_len = match pointer {
+                    Some(_) => {
+                        let mut len = 0;
+                        for _ in 0..labels_to_write {
+                            len += 1 + usize::from(wire[len]);
+                        }
+                        len
+                    }
+                    None => wire.len(),
+                };
+                self.write_bytes(&wire[..prefix_len])?;
             }
-            self.buf[at] = label.len() as u8;
-            self.buf[at + 1..at + 1 + label.len()].copy_from_slice(label);
-            self.len += 1 + label.len();
-            if remember {
-                self.compressor.insert(at, suffix_len, suffix_labels);
+            None => {
+                for label in name.labels().take(labels_to_write) {
+                    self.write_bytes(&[label.len() as u8])?;
+                    self.write_bytes(label)?;
+                }
+                if pointer.is_none() {
+                    self.write_bytes(&[0])?;
+                }
             }
-            suffix_len -= 1 + label.len();
-            suffix_labels -= 1;
+        }
+        if remember {
+            // Remember each label position just written, walking the output.
+            let mut at = start;
+            let mut suffix_len = name.wire_len();
+            for suffix_labels in
+                (name.label_count() - labels_to_write + 1..=name.label_count()).rev()
+            {
+                self.compressor
+                    .insert(at, suffix_len, suffix_labels, pointer.is_none());
+                let label_len = 1 + usize::from(self.buf[at]);
+                at += label_len;
+                suffix_len -= label_len;
+            }
         }
         match pointer {
             Some(offset) => self.write_u16(0xC000 | offset),
-            None => self.write_bytes(&[0]),
+            None => Ok(()),
         }
     }
 
@@ -440,6 +503,15 @@ impl<'b> MessageWriter<'b> {
         self.len = end;
         Ok(())
     }
+}
+
+/// How a record's owner is written.
+#[derive(Clone, Copy)]
+enum Owner<'r, 'a> {
+    /// A name, compressed against the table.
+    Name(&'r Name<'a>),
+    /// A ready-made compression pointer (later records of one RRset).
+    Pointer([u8; 2]),
 }
 
 /// Where a record's RDATA comes from.
