@@ -125,6 +125,8 @@ pub enum WriteError {
     CountOverflow,
     /// RDATA longer than 65535 octets.
     RdataTooLong,
+    /// Pre-encoded record tails whose RDLENGTH fields do not add up.
+    BadTails,
 }
 
 impl fmt::Display for WriteError {
@@ -134,6 +136,7 @@ impl fmt::Display for WriteError {
             Self::SectionOrder => "records must be written in section order",
             Self::CountOverflow => "more than 65535 entries in one section",
             Self::RdataTooLong => "RDATA longer than 65535 octets",
+            Self::BadTails => "pre-encoded records are not well formed",
         })
     }
 }

@@ -47,4 +47,4 @@ pub use message::{Message, Question, Record, Section};
 pub use name::{Name, NameBuf, NameKey};
 pub use rdata::{Mx, RData, Soa, Srv, Txt};
 pub use types::{Class, Opcode, RType, Rcode};
-pub use writer::MessageWriter;
+pub use writer::{MessageWriter, Owner};

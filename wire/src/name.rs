@@ -620,6 +620,13 @@ impl NameKey {
         usize::from(self.0.label_count)
     }
 
+    /// Whether this name equals `ancestor` or lies below it.
+    pub fn is_at_or_below(&self, ancestor: &Self) -> bool {
+        self.label_count() >= ancestor.label_count()
+            && self.parent_wire(self.label_count() - ancestor.label_count())
+                == Some(ancestor.as_wire())
+    }
+
     /// The wire form of the ancestor `levels` labels up (`0` is the key
     /// itself); `None` past the root.
     pub fn parent_wire(&self, levels: usize) -> Option<&[u8]> {
@@ -940,6 +947,10 @@ mod tests {
         assert_eq!(key.parent_wire(1), Some(&b"\x01b\x01c\x00"[..]));
         assert_eq!(key.parent_wire(3), Some(&b"\x00"[..]));
         assert_eq!(key.parent_wire(4), None);
+        assert!(key.is_at_or_below(&wire("b.C").to_key()));
+        assert!(key.is_at_or_below(&key));
+        assert!(!key.is_at_or_below(&wire("x.a.b.c").to_key()));
+        assert!(!wire("b.c").to_key().is_at_or_below(&key));
     }
 
     #[test]

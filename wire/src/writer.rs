@@ -288,8 +288,74 @@ impl<'b> MessageWriter<'b> {
                 return Err(e);
             }
             if let Some(pointer) = self.owner_pointer(at) {
-                owner_bytes = Owner::Pointer(pointer);
+                owner_bytes = Owner::Offset(pointer);
             }
+        }
+        Ok(())
+    }
+
+    /// Writes one RRset from pre-encoded record tails, or none of it (with
+    /// TC as in [`Self::push_rrset`]).
+    ///
+    /// `tails` holds the records without their owner, back to back: TYPE,
+    /// CLASS, TTL, RDLENGTH and RDATA each, names in the RDATA uncompressed.
+    /// This is what a table stores at build time, so that answering is
+    /// copying. Records are written starting with record number
+    /// `first` (modulo the count) and wrapping around, which rotates the
+    /// order from one answer to the next. Tails that are not well formed
+    /// are rejected with [`WriteError::BadTails`] and nothing is written.
+    pub fn push_rrset_tails(
+        &mut self,
+        section: Section,
+        owner: Owner<'_, '_>,
+        tails: &[u8],
+        first: usize,
+    ) -> Result<(), WriteError> {
+        // One pass to count the records and find where record `first`
+        // starts; the tails come from our own table, so this is cheap.
+        let mut count = 0usize;
+        let mut at = 0usize;
+        while at < tails.len() {
+            let Some(rdlength) = tails.get(at + 8..at + 10) else {
+                return Err(WriteError::BadTails);
+            };
+            at += 10 + usize::from(u16::from_be_bytes([rdlength[0], rdlength[1]]));
+            count += 1;
+        }
+        if at != tails.len() {
+            return Err(WriteError::BadTails);
+        }
+        if count == 0 {
+            return Ok(());
+        }
+        let first = first % count;
+        let mut split = 0usize;
+        for _ in 0..first {
+            split += 10 + usize::from(u16::from_be_bytes([tails[split + 8], tails[split + 9]]));
+        }
+        let mark = self.mark();
+        let mut owner = owner;
+        let result = (|| {
+            for part in [&tails[split..], &tails[..split]] {
+                let mut at = 0;
+                while at < part.len() {
+                    let len = 10 + usize::from(u16::from_be_bytes([part[at + 8], part[at + 9]]));
+                    let start = self.len;
+                    self.record_tail(section, owner, &part[at..at + len])?;
+                    if let Some(pointer) = self.owner_pointer(start) {
+                        owner = Owner::Offset(pointer);
+                    }
+                    at += len;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            self.rollback(mark);
+            if e == WriteError::NoSpace && section != Section::Additional {
+                self.set_truncated();
+            }
+            return Err(e);
         }
         Ok(())
     }
@@ -329,16 +395,58 @@ impl<'b> MessageWriter<'b> {
         }
     }
 
-    /// Two bytes that reproduce the owner written at `at`: a copy of its
-    /// pointer if it was written as one, else a pointer to it (when the
-    /// offset fits in 14 bits).
-    fn owner_pointer(&self, at: usize) -> Option<[u8; 2]> {
+    /// Where a pointer reproducing the owner written at `at` points: the
+    /// target of its pointer if it was written as one, else `at` itself
+    /// (when the offset fits in 14 bits).
+    fn owner_pointer(&self, at: usize) -> Option<u16> {
         if self.buf[at] & 0xC0 == 0xC0 {
-            Some([self.buf[at], self.buf[at + 1]])
+            Some(u16::from_be_bytes([self.buf[at] & 0x3F, self.buf[at + 1]]))
         } else if at <= 0x3FFF {
-            Some((0xC000 | at as u16).to_be_bytes())
+            Some(at as u16)
         } else {
             None
+        }
+    }
+
+    /// Writes one record from its owner and its pre-encoded tail, without
+    /// rolling back on failure.
+    fn record_tail(
+        &mut self,
+        section: Section,
+        owner: Owner<'_, '_>,
+        tail: &[u8],
+    ) -> Result<(), WriteError> {
+        self.enter(section)?;
+        self.bump_count_check(section)?;
+        match owner {
+            Owner::Name(name) => self.write_name(name, true, true)?,
+            Owner::Offset(offset) => self.write_u16(0xC000 | offset)?,
+        }
+        self.write_bytes(tail)?;
+        self.bump_count(section);
+        Ok(())
+    }
+
+    /// Fails when one more record would overflow the section's count (one
+    /// slot of the additional section stays free for OPT).
+    fn bump_count_check(&self, section: Section) -> Result<(), WriteError> {
+        let (count, headroom) = match section {
+            Section::Answer => (self.header.ancount, 0),
+            Section::Authority => (self.header.nscount, 0),
+            Section::Additional => (self.header.arcount, u16::from(self.opt_len > 0)),
+        };
+        if count >= u16::MAX - headroom {
+            return Err(WriteError::CountOverflow);
+        }
+        Ok(())
+    }
+
+    /// Counts one more record in `section`.
+    fn bump_count(&mut self, section: Section) {
+        match section {
+            Section::Answer => self.header.ancount += 1,
+            Section::Authority => self.header.nscount += 1,
+            Section::Additional => self.header.arcount += 1,
         }
     }
 
@@ -353,23 +461,10 @@ impl<'b> MessageWriter<'b> {
         rdata: RdataSource<'_, '_>,
     ) -> Result<(), WriteError> {
         self.enter(section)?;
-        let count = match section {
-            Section::Answer => &self.header.ancount,
-            Section::Authority => &self.header.nscount,
-            // One slot stays free for the OPT record that finish() adds.
-            Section::Additional => &self.header.arcount,
-        };
-        let headroom = if section == Section::Additional && self.opt_len > 0 {
-            1
-        } else {
-            0
-        };
-        if *count >= u16::MAX - headroom {
-            return Err(WriteError::CountOverflow);
-        }
+        self.bump_count_check(section)?;
         match owner {
             Owner::Name(name) => self.write_name(name, true, true)?,
-            Owner::Pointer(bytes) => self.write_bytes(&bytes)?,
+            Owner::Offset(offset) => self.write_u16(0xC000 | offset)?,
         }
         self.write_u16(rtype.0)?;
         self.write_u16(class.0)?;
@@ -383,11 +478,7 @@ impl<'b> MessageWriter<'b> {
         let rdlength = self.len - rdlength_at - 2;
         let rdlength = u16::try_from(rdlength).map_err(|_| WriteError::RdataTooLong)?;
         self.buf[rdlength_at..rdlength_at + 2].copy_from_slice(&rdlength.to_be_bytes());
-        match section {
-            Section::Answer => self.header.ancount += 1,
-            Section::Authority => self.header.nscount += 1,
-            Section::Additional => self.header.arcount += 1,
-        }
+        self.bump_count(section);
         Ok(())
     }
 
@@ -505,13 +596,15 @@ impl<'b> MessageWriter<'b> {
     }
 }
 
-/// How a record's owner is written.
-#[derive(Clone, Copy)]
-enum Owner<'r, 'a> {
-    /// A name, compressed against the table.
+/// How a record's owner name is written.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'r, 'a> {
+    /// A name, compressed against the names already written.
     Name(&'r Name<'a>),
-    /// A ready-made compression pointer (later records of one RRset).
-    Pointer([u8; 2]),
+    /// A compression pointer to a name the caller knows is already in the
+    /// message at this offset: 12 is the question name, `12 + k` one of its
+    /// suffixes (the question is always written uncompressed at 12).
+    Offset(u16),
 }
 
 /// Where a record's RDATA comes from.
@@ -867,5 +960,89 @@ mod tests {
         );
         assert_eq!(result, Err(WriteError::NoSpace));
         assert_eq!(writer.finish(), 12);
+    }
+
+    /// TYPE A, CLASS IN, TTL 30, RDLENGTH 4, then the address.
+    fn a_tail(last: u8) -> [u8; 14] {
+        [0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, last]
+    }
+
+    #[test]
+    fn tails_are_written_rotated_behind_a_pointer_to_the_question() {
+        let q = query("Kuard.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let tails: Vec<u8> = [a_tail(1), a_tail(2), a_tail(3)].concat();
+        for first in 0..4 {
+            let mut buf = [0u8; 512];
+            let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+            writer.push_question(&question).unwrap();
+            writer
+                .push_rrset_tails(Section::Answer, Owner::Offset(12), &tails, first)
+                .unwrap();
+            let len = writer.finish();
+            let parsed = Message::parse(&buf[..len]).unwrap();
+            let order: Vec<String> = parsed
+                .answers()
+                .map(|r| {
+                    assert!(r.owner.same_spelling(&question.qname));
+                    match r.rdata {
+                        RData::A(a) => a.octets()[3].to_string(),
+                        other => panic!("{other:?}"),
+                    }
+                })
+                .collect();
+            let expected = match first % 3 {
+                0 => ["1", "2", "3"],
+                1 => ["2", "3", "1"],
+                _ => ["3", "1", "2"],
+            };
+            assert_eq!(order, expected, "first = {first}");
+        }
+    }
+
+    #[test]
+    fn tails_with_a_named_owner_and_a_tc_on_overflow() {
+        let q = query("a.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let tails: Vec<u8> = [a_tail(1), a_tail(2)].concat();
+        let target = name("www.xcc.test");
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, q.len() + 20).unwrap();
+        writer.push_question(&question).unwrap();
+        let error = writer
+            .push_rrset_tails(Section::Answer, Owner::Name(&target.as_name()), &tails, 0)
+            .unwrap_err();
+        assert_eq!(error, WriteError::NoSpace);
+        assert!(writer.flags().tc());
+        assert_eq!(writer.finish(), q.len());
+
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.push_question(&question).unwrap();
+        writer
+            .push_rrset_tails(Section::Answer, Owner::Name(&target.as_name()), &tails, 0)
+            .unwrap();
+        let len = writer.finish();
+        let parsed = Message::parse(&buf[..len]).unwrap();
+        let owners: Vec<String> = parsed.answers().map(|r| r.owner.to_string()).collect();
+        assert_eq!(owners, ["www.xcc.test.", "www.xcc.test."]);
+    }
+
+    #[test]
+    fn malformed_tails_are_refused_whole() {
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        let mut tails = a_tail(1).to_vec();
+        tails.push(0);
+        assert_eq!(
+            writer.push_rrset_tails(Section::Answer, Owner::Offset(12), &tails, 0),
+            Err(WriteError::BadTails)
+        );
+        assert_eq!(
+            writer.push_rrset_tails(Section::Answer, Owner::Offset(12), &tails[..9], 0),
+            Err(WriteError::BadTails)
+        );
+        assert_eq!(writer.counts(), [0, 0, 0, 0]);
     }
 }

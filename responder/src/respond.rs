@@ -1,0 +1,377 @@
+//! The answer engine: query bytes in, answer bytes out.
+//!
+//! [`respond`] is pure: no sockets, no clock, no allocation. It parses the
+//! query, decides what kind of answer it gets and writes it into the
+//! caller's buffer with the pre-encoded records of one table version. The
+//! rules, each with the RFC it comes from:
+//!
+//! - a message with QR=1 is never answered (RFC 1035 §4.1.1; answering
+//!   responses makes reflection loops), nor one shorter than a header;
+//! - a query that does not parse gets FORMERR with the header echoed and no
+//!   question (RFC 1035 §4.1.1), as does one with a QDCOUNT other than 1;
+//! - EDNS version ≠ 0 gets BADVERS (RFC 6891 §6.1.3), an opcode other than
+//!   QUERY gets NOTIMP, a class other than IN gets REFUSED (CHAOS TXT
+//!   `version.bind` / `id.server` are answered only when configured);
+//! - a name outside every zone gets REFUSED: we are not an open resolver;
+//! - answers are authoritative (AA) and echo ID, opcode, RD and CD and the
+//!   question in the client's own letter case (0x20);
+//! - NXDOMAIN and NODATA carry the zone's SOA in the authority section with
+//!   TTL min(SOA TTL, MINIMUM) (RFC 2308 §3, §5); an empty non-terminal is
+//!   NODATA;
+//! - wildcard answers have the query name as owner (RFC 4592 §3.3.1);
+//! - CNAMEs are followed within the zone, at most [`MAX_CNAME_CHAIN`] links,
+//!   stopping at a loop; the RCODE is the last name's (RFC 1034 §4.3.2,
+//!   RFC 6604); targets outside the zone are returned as they are;
+//! - ANY gets one RRset (RFC 8482 §4.1);
+//! - A and AAAA RRsets rotate from one answer to the next, as CoreDNS's
+//!   `loadbalance` plugin does;
+//! - over UDP the answer fits min(client's EDNS size, ours), 512 without
+//!   EDNS (RFC 6891 §6.2.3, §7); an RRset that does not fit is left out
+//!   whole and TC set (RFC 2181 §9); the OPT record always fits.
+
+use xcc_wire::{
+    Class, Flags, Header, Message, MessageWriter, Name, NameKey, Opcode, OptRecord, Owner, RType,
+    Rcode, Section,
+};
+
+use crate::table::{Lookup, NodeRef, Table, Zone};
+
+/// The longest CNAME chain followed inside a zone.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// Our EDNS UDP payload size by default: the DNS Flag Day 2020 value, which
+/// avoids IP fragmentation on common paths.
+pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
+
+/// The largest UDP answer without EDNS (RFC 1035 §2.3.4).
+const PLAIN_UDP_LIMIT: usize = 512;
+
+/// The DO bit, echoed from the query (RFC 3225 §3).
+const DO_BIT: u16 = 0x8000;
+
+/// The transport a query came over: it decides the size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: the answer fits the client's advertised size.
+    Udp,
+    /// TCP: up to 65535 octets (RFC 7766).
+    Tcp,
+}
+
+/// Per-worker state and settings of the answer engine.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Our EDNS UDP payload size (at least 512).
+    udp_payload: u16,
+    /// Advances once per rotated answer.
+    rotation: usize,
+}
+
+impl Context {
+    /// A context advertising `udp_payload` octets (raised to 512 if lower).
+    pub fn new(udp_payload: u16) -> Self {
+        Self {
+            udp_payload: udp_payload.max(PLAIN_UDP_LIMIT as u16),
+            rotation: 0,
+        }
+    }
+
+    fn next_rotation(&mut self) -> usize {
+        self.rotation = self.rotation.wrapping_add(1);
+        self.rotation
+    }
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Self::new(DEFAULT_UDP_PAYLOAD)
+    }
+}
+
+/// What [`respond`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An answer of `len` octets is in the output buffer.
+    Answered {
+        /// The answer's length.
+        len: usize,
+        /// Its RCODE (extended RCODEs included).
+        rcode: Rcode,
+        /// Whether TC is set.
+        truncated: bool,
+    },
+    /// Nothing is to be sent.
+    Dropped(DropReason),
+}
+
+/// Why a message got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Shorter than a header: there is no ID to answer to.
+    TooShort,
+    /// A response (QR=1): answering it could start a loop.
+    Response,
+    /// The output buffer is smaller than a header (a caller bug).
+    NoBuffer,
+}
+
+/// Answers `query` from `table` into `out`.
+///
+/// `out` should hold at least 512 octets for UDP and 65535 for TCP; the
+/// answer never exceeds `out.len()`.
+pub fn respond(
+    query: &[u8],
+    table: &Table,
+    transport: Transport,
+    context: &mut Context,
+    out: &mut [u8],
+) -> Outcome {
+    let Some(header) = Header::from_bytes(query) else {
+        return Outcome::Dropped(DropReason::TooShort);
+    };
+    if header.flags.qr() {
+        return Outcome::Dropped(DropReason::Response);
+    }
+    // The flags every answer starts from: QR, and opcode, RD and CD echoed
+    // (RFC 1035 §4.1.1, RFC 4035 §3.1.6).
+    let flags = Flags(0)
+        .with_qr(true)
+        .with_opcode(header.flags.opcode())
+        .with_rd(header.flags.rd())
+        .with_cd(header.flags.cd());
+    let Ok(message) = Message::parse(query) else {
+        return header_only(header.id, flags, Rcode::FORMERR, out);
+    };
+    let question = match message.question() {
+        Some(question) if header.qdcount == 1 => question,
+        _ => return header_only(header.id, flags, Rcode::FORMERR, out),
+    };
+    let edns = message.edns();
+    let limit = match (transport, edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, Some(edns)) => {
+            usize::from(edns.effective_payload_size().min(context.udp_payload))
+        }
+        (Transport::Udp, None) => PLAIN_UDP_LIMIT,
+    };
+    let Ok(mut writer) = MessageWriter::new(out, limit) else {
+        return Outcome::Dropped(DropReason::NoBuffer);
+    };
+    writer.set_id(header.id);
+    writer.set_flags(flags);
+    if writer.push_question(&question).is_err() {
+        // Cannot happen: a name is at most 255 octets, the limit at least
+        // 512. Answer without the question rather than not at all.
+        return finish(writer, Rcode::SERVFAIL);
+    }
+    if let Some(edns) = edns {
+        let opt = OptRecord {
+            udp_payload_size: context.udp_payload,
+            version: 0,
+            flags: edns.flags & DO_BIT,
+            options: &[],
+        };
+        // Cannot fail: 12 + 259 + 11 octets fit in 512.
+        let _ = writer.reserve_opt(&opt);
+        if edns.version != 0 {
+            return finish(writer, Rcode::BADVERS);
+        }
+    }
+    if header.flags.opcode() != Opcode::QUERY {
+        return finish(writer, Rcode::NOTIMP);
+    }
+    let key = question.qname.to_key();
+    match question.qclass {
+        Class::IN => {}
+        Class::CH => return answer_chaos(writer, table, &key, question.qtype),
+        _ => return finish(writer, Rcode::REFUSED),
+    }
+    match question.qtype {
+        // OPT is not a question (RFC 6891 §6.1.1).
+        RType::OPT => return finish(writer, Rcode::FORMERR),
+        // Zone transfers are not offered.
+        RType::AXFR | RType::IXFR => return finish(writer, Rcode::REFUSED),
+        _ => {}
+    }
+    match table.lookup(&key) {
+        Lookup::NotOurs => finish(writer, Rcode::REFUSED),
+        Lookup::NxDomain { zone } => {
+            writer.set_flags(writer.flags().with_aa(true));
+            negative(writer, zone, &question.qname, Rcode::NXDOMAIN)
+        }
+        Lookup::Found { zone, node, .. } => {
+            writer.set_flags(writer.flags().with_aa(true));
+            answer_node(writer, zone, node, &question.qname, question.qtype, context)
+        }
+    }
+}
+
+/// Answers from a node that exists (itself or through a wildcard); the
+/// owner of the records is the query name, written as a pointer to the
+/// question.
+fn answer_node<'t>(
+    mut writer: MessageWriter<'_>,
+    zone: &'t Zone,
+    node: NodeRef<'t>,
+    qname: &Name<'_>,
+    qtype: RType,
+    context: &mut Context,
+) -> Outcome {
+    if qtype == RType::ANY {
+        // RFC 8482 §4.1: one RRset is enough.
+        return match node.rrsets().first() {
+            Some(rrset) => {
+                let _ = writer.push_rrset_tails(
+                    Section::Answer,
+                    Owner::Offset(12),
+                    node.tails(rrset),
+                    0,
+                );
+                finish(writer, Rcode::NOERROR)
+            }
+            None => negative(writer, zone, qname, Rcode::NOERROR),
+        };
+    }
+    if let Some(rrset) = node.rrset(qtype) {
+        let first = rotation(rrset.rtype, rrset.count, context);
+        let _ =
+            writer.push_rrset_tails(Section::Answer, Owner::Offset(12), node.tails(rrset), first);
+        return finish(writer, Rcode::NOERROR);
+    }
+    if qtype != RType::CNAME
+        && let Some(cname) = node.rrset(RType::CNAME)
+    {
+        let tails = node.tails(cname);
+        if writer
+            .push_rrset_tails(Section::Answer, Owner::Offset(12), tails, 0)
+            .is_err()
+        {
+            return finish(writer, Rcode::NOERROR);
+        }
+        return follow_cname(writer, zone, tails, qname, qtype, context);
+    }
+    negative(writer, zone, qname, Rcode::NOERROR)
+}
+
+/// Follows a CNAME whose record tail is `tail` (RFC 1034 §4.3.2 step 3a),
+/// within `zone`, writing each link and the final RRset with the target as
+/// owner.
+fn follow_cname<'t>(
+    mut writer: MessageWriter<'_>,
+    zone: &'t Zone,
+    mut tail: &'t [u8],
+    qname: &Name<'_>,
+    qtype: RType,
+    context: &mut Context,
+) -> Outcome {
+    // Names already answered for, to stop at a loop.
+    let mut visited = [0u32; MAX_CNAME_CHAIN];
+    for depth in 0..MAX_CNAME_CHAIN {
+        // The tail is TYPE, CLASS, TTL, RDLENGTH, then the target in
+        // uncompressed wire form, written by the table builder.
+        let Some(target) = tail.get(10..).and_then(|rdata| Name::from_wire(rdata).ok()) else {
+            break;
+        };
+        let key = target.to_key();
+        if !key.is_at_or_below(zone.apex()) {
+            // Out of zone: the client's resolver follows it (RFC 1034 §4.3.2).
+            break;
+        }
+        match zone.lookup(&key) {
+            Lookup::Found { node, .. } => {
+                let identity = node.id();
+                if visited[..depth].contains(&identity) {
+                    break;
+                }
+                visited[depth] = identity;
+                if let Some(rrset) = node.rrset(qtype) {
+                    let first = rotation(rrset.rtype, rrset.count, context);
+                    let _ = writer.push_rrset_tails(
+                        Section::Answer,
+                        Owner::Name(&target),
+                        node.tails(rrset),
+                        first,
+                    );
+                    break;
+                }
+                match node.rrset(RType::CNAME) {
+                    Some(cname) => {
+                        let next = node.tails(cname);
+                        if writer
+                            .push_rrset_tails(Section::Answer, Owner::Name(&target), next, 0)
+                            .is_err()
+                        {
+                            break;
+                        }
+                        tail = next;
+                    }
+                    None => return negative(writer, zone, qname, Rcode::NOERROR),
+                }
+            }
+            Lookup::NxDomain { .. } => return negative(writer, zone, qname, Rcode::NXDOMAIN),
+            Lookup::NotOurs => break,
+        }
+    }
+    finish(writer, Rcode::NOERROR)
+}
+
+/// NXDOMAIN or NODATA: the zone's SOA in the authority section, owned by the
+/// apex, which is a suffix of the question name (RFC 2308 §3).
+fn negative(mut writer: MessageWriter<'_>, zone: &Zone, qname: &Name<'_>, rcode: Rcode) -> Outcome {
+    let apex_offset = 12 + qname.wire_len() - zone.apex().as_wire().len();
+    let _ = writer.push_rrset_tails(
+        Section::Authority,
+        Owner::Offset(apex_offset as u16),
+        zone.negative_soa_tail(),
+        0,
+    );
+    finish(writer, rcode)
+}
+
+/// CHAOS TXT answers, when configured; REFUSED otherwise.
+fn answer_chaos(
+    mut writer: MessageWriter<'_>,
+    table: &Table,
+    key: &NameKey,
+    qtype: RType,
+) -> Outcome {
+    match (qtype, table.chaos_tail(key)) {
+        (RType::TXT | RType::ANY, Some(tail)) => {
+            writer.set_flags(writer.flags().with_aa(true));
+            let _ = writer.push_rrset_tails(Section::Answer, Owner::Offset(12), tail, 0);
+            finish(writer, Rcode::NOERROR)
+        }
+        _ => finish(writer, Rcode::REFUSED),
+    }
+}
+
+/// Where a rotated RRset starts: A and AAAA rotate, others keep their order.
+fn rotation(rtype: RType, count: u16, context: &mut Context) -> usize {
+    if count > 1 && (rtype == RType::A || rtype == RType::AAAA) {
+        context.next_rotation() % usize::from(count)
+    } else {
+        0
+    }
+}
+
+/// Sets the RCODE and completes the answer.
+fn finish(mut writer: MessageWriter<'_>, rcode: Rcode) -> Outcome {
+    writer.set_rcode(rcode);
+    let truncated = writer.flags().tc();
+    let len = writer.finish();
+    Outcome::Answered {
+        len,
+        rcode,
+        truncated,
+    }
+}
+
+/// An answer of only a header: ID and `flags` echoed, every count zero.
+fn header_only(id: u16, flags: Flags, rcode: Rcode, out: &mut [u8]) -> Outcome {
+    let Ok(mut writer) = MessageWriter::new(out, PLAIN_UDP_LIMIT) else {
+        return Outcome::Dropped(DropReason::NoBuffer);
+    };
+    writer.set_id(id);
+    writer.set_flags(flags);
+    finish(writer, rcode)
+}

@@ -1,0 +1,241 @@
+//! The name table: immutable once built, shared by every worker, replaced
+//! whole.
+//!
+//! A [`Table`] holds one or more [`Zone`]s. A zone keeps every name it knows
+//! (owners, and the empty non-terminals their labels imply) as lowercase
+//! wire-form keys in one byte arena, found through a hash table of node
+//! indices, so that a lookup costs one hash per label walked no matter how
+//! many names there are. Each node lists its RRsets; each RRset's records are
+//! stored pre-encoded as *tails* (TYPE, CLASS, TTL, RDLENGTH, RDATA, the owner
+//! left out), so that answering is writing a two-byte pointer to the
+//! question name followed by a copy ([`xcc_wire::MessageWriter::push_rrset_tails`]).
+//!
+//! Layout: [`build`] validates records and makes tables, [`lookup`] finds
+//! names (RFC 1034 §4.3.2, RFC 4592), [`handle`] shares the current table
+//! between workers and swaps it.
+
+pub mod build;
+pub mod handle;
+pub mod lookup;
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use xcc_wire::{Name, NameKey, RType};
+
+pub use build::{Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig};
+pub use lookup::Lookup;
+
+/// Marks "no node" in [`Node::wildcard`].
+const NO_NODE: u32 = u32::MAX;
+
+/// An immutable set of zones, with the version it was built as.
+#[derive(Debug)]
+pub struct Table {
+    /// The version: every zone's SOA serial.
+    version: u32,
+    zones: Box<[Zone]>,
+    /// Records served, over all zones (apex SOA and NS included).
+    record_count: usize,
+    /// Pre-encoded CHAOS TXT answers (`version.bind`, `id.server`).
+    chaos: Chaos,
+}
+
+/// One zone of authority.
+#[derive(Debug)]
+pub struct Zone {
+    /// The apex, lowercase.
+    apex: NameKey,
+    /// Every node's lowercase wire-form name, back to back.
+    names: Vec<u8>,
+    nodes: Vec<Node>,
+    /// Node indices, hashed by name.
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    rrsets: Vec<RrSet>,
+    /// Every RRset's record tails, back to back.
+    tails: Vec<u8>,
+    /// The apex node.
+    apex_node: u32,
+    /// The SOA record's tail with the negative-caching TTL, min(SOA TTL,
+    /// MINIMUM) (RFC 2308 §3), for the authority section of NXDOMAIN and
+    /// NODATA answers.
+    negative_soa: (u32, u32),
+}
+
+/// One name in a zone: an owner of RRsets, or an empty non-terminal.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    /// Offset and length of the name in [`Zone::names`].
+    name_start: u32,
+    name_len: u8,
+    /// How many RRsets, from `rrset_start` in [`Zone::rrsets`]; zero for an
+    /// empty non-terminal.
+    rrset_count: u16,
+    rrset_start: u32,
+    /// The node `*.<this name>`, or [`NO_NODE`].
+    wildcard: u32,
+}
+
+/// One RRset: the records of one type at one owner.
+#[derive(Clone, Copy, Debug)]
+pub struct RrSet {
+    /// The type of the records.
+    pub rtype: RType,
+    /// Number of records.
+    pub count: u16,
+    tail_start: u32,
+    tail_len: u32,
+}
+
+/// CHAOS-class TXT answers, off unless configured.
+#[derive(Clone, Debug, Default)]
+struct Chaos {
+    /// Tail of the TXT record for `version.bind` / `version.server`.
+    version: Option<Vec<u8>>,
+    /// Tail of the TXT record for `id.server` / `hostname.bind`.
+    id: Option<Vec<u8>>,
+}
+
+/// A node of a zone, as the answer engine sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeRef<'t> {
+    zone: &'t Zone,
+    node: Node,
+}
+
+impl Table {
+    /// The version (the SOA serial of every zone).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The zones, in the order they were configured.
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+
+    /// Records served, apex SOA and NS included.
+    pub fn record_count(&self) -> usize {
+        self.record_count
+    }
+
+    /// The zone with the longest apex that `key` is at or below.
+    pub fn zone_for(&self, key: &NameKey) -> Option<&Zone> {
+        let mut best: Option<&Zone> = None;
+        for zone in self.zones.iter() {
+            let apex_labels = zone.apex.label_count();
+            if apex_labels > key.label_count()
+                || best.is_some_and(|b| b.apex.label_count() >= apex_labels)
+            {
+                continue;
+            }
+            if key.is_at_or_below(&zone.apex) {
+                best = Some(zone);
+            }
+        }
+        best
+    }
+
+    /// The tail of the CHAOS TXT record answering `key`, if one is
+    /// configured (`version.bind`, `version.server`, `id.server`,
+    /// `hostname.bind`).
+    pub fn chaos_tail(&self, key: &NameKey) -> Option<&[u8]> {
+        match key.as_wire() {
+            b"\x07version\x04bind\x00" | b"\x07version\x06server\x00" => {
+                self.chaos.version.as_deref()
+            }
+            b"\x02id\x06server\x00" | b"\x08hostname\x04bind\x00" => self.chaos.id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl Zone {
+    /// The apex, lowercase.
+    pub fn apex(&self) -> &NameKey {
+        &self.apex
+    }
+
+    /// Number of names, empty non-terminals included.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The apex node (SOA and NS live there).
+    pub fn apex_node(&self) -> NodeRef<'_> {
+        self.node_ref(self.apex_node)
+    }
+
+    /// The SOA record tail for negative answers (RFC 2308 §3).
+    pub fn negative_soa_tail(&self) -> &[u8] {
+        let (start, len) = self.negative_soa;
+        &self.tails[start as usize..(start + len) as usize]
+    }
+
+    /// Finds the node named exactly `wire` (lowercase wire form).
+    fn find(&self, wire: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(wire);
+        self.index
+            .find(hash, |&index| self.node_name(index) == wire)
+            .copied()
+    }
+
+    fn node_name(&self, index: u32) -> &[u8] {
+        let node = &self.nodes[index as usize];
+        let start = node.name_start as usize;
+        &self.names[start..start + usize::from(node.name_len)]
+    }
+
+    fn node_ref(&self, index: u32) -> NodeRef<'_> {
+        NodeRef {
+            zone: self,
+            node: self.nodes[index as usize],
+        }
+    }
+
+    /// Approximate heap bytes held by this zone (for the build-size bench).
+    pub fn heap_bytes(&self) -> usize {
+        self.names.capacity()
+            + self.nodes.capacity() * size_of::<Node>()
+            + self.index.capacity() * (size_of::<u32>() + 1)
+            + self.rrsets.capacity() * size_of::<RrSet>()
+            + self.tails.capacity()
+    }
+}
+
+impl<'t> NodeRef<'t> {
+    /// The node's name, lowercase.
+    pub fn name(&self) -> Name<'t> {
+        let start = self.node.name_start as usize;
+        Name::from_wire(&self.zone.names[start..start + usize::from(self.node.name_len)])
+            .expect("node names are validated when the table is built")
+    }
+
+    /// A number identifying the node within its zone.
+    pub fn id(&self) -> u32 {
+        self.node.name_start
+    }
+
+    /// Whether the node owns no data (an empty non-terminal, RFC 4592 §2.2.2).
+    pub fn is_empty_non_terminal(&self) -> bool {
+        self.node.rrset_count == 0
+    }
+
+    /// The node's RRsets.
+    pub fn rrsets(&self) -> &'t [RrSet] {
+        let start = self.node.rrset_start as usize;
+        &self.zone.rrsets[start..start + usize::from(self.node.rrset_count)]
+    }
+
+    /// The RRset of `rtype`, if the node has one.
+    pub fn rrset(&self, rtype: RType) -> Option<&'t RrSet> {
+        self.rrsets().iter().find(|rrset| rrset.rtype == rtype)
+    }
+
+    /// The pre-encoded record tails of one of this node's RRsets.
+    pub fn tails(&self, rrset: &RrSet) -> &'t [u8] {
+        let start = rrset.tail_start as usize;
+        &self.zone.tails[start..start + rrset.tail_len as usize]
+    }
+}
