@@ -248,25 +248,27 @@ fn answer_node<'t>(
         {
             return finish(writer, Rcode::NOERROR);
         }
-        return follow_cname(writer, zone, tails, qname, qtype, context);
+        return follow_cname(writer, zone, node.id(), tails, qname, qtype, context);
     }
     negative(writer, zone, qname, Rcode::NOERROR)
 }
 
 /// Follows a CNAME whose record tail is `tail` (RFC 1034 §4.3.2 step 3a),
-/// within `zone`, writing each link and the final RRset with the target as
-/// owner.
+/// within `zone`, from node `start`, writing each link and the final RRset
+/// with the target as owner.
 fn follow_cname<'t>(
     mut writer: MessageWriter<'_>,
     zone: &'t Zone,
+    start: u32,
     mut tail: &'t [u8],
     qname: &Name<'_>,
     qtype: RType,
     context: &mut Context,
 ) -> Outcome {
-    // Names already answered for, to stop at a loop.
-    let mut visited = [0u32; MAX_CNAME_CHAIN];
-    for depth in 0..MAX_CNAME_CHAIN {
+    // Nodes already answered for, to stop at a loop; the first is the one
+    // the query matched.
+    let mut visited = [start; MAX_CNAME_CHAIN + 1];
+    for depth in 1..=MAX_CNAME_CHAIN {
         // The tail is TYPE, CLASS, TTL, RDLENGTH, then the target in
         // uncompressed wire form, written by the table builder.
         let Some(target) = tail.get(10..).and_then(|rdata| Name::from_wire(rdata).ok()) else {

@@ -1,1 +1,5 @@
-//! Integration tests of xcc-responder.
+//! Integration tests of `xcc-responder`, one binary with one module per
+//! theme (the allocation test is its own binary, `alloc.rs`).
+
+mod scenarios;
+mod support;
