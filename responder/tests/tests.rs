@@ -1,5 +1,7 @@
 //! Integration tests of `xcc-responder`, one binary with one module per
 //! theme (the allocation test is its own binary, `alloc.rs`).
 
+mod building;
+mod model;
 mod scenarios;
 mod support;

@@ -1,0 +1,255 @@
+//! Table building: every rejection rule names the record it rejects, and
+//! every valid record is still served.
+
+use xcc_responder::table::{
+    Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
+};
+use xcc_wire::{NameBuf, RType, Rcode};
+
+use crate::support::*;
+
+fn rejections(problems: &[Problem]) -> Vec<(Option<String>, Rejection)> {
+    problems
+        .iter()
+        .map(|p| (p.source.object.clone(), p.rejection.clone()))
+        .collect()
+}
+
+fn object(i: usize) -> Option<String> {
+    Some(format!("test/{i}"))
+}
+
+#[test]
+fn bad_records_are_rejected_by_name_and_the_rest_is_served() {
+    let long_label = format!("{}.xcc.test", "a".repeat(64));
+    let built = build(
+        TableConfig::default(),
+        &[
+            addresses("good.xcc.test", 30, &["192.0.2.1"]),
+            addresses(&long_label, 30, &["192.0.2.2"]),
+            addresses("bad-address.xcc.test", 30, &["192.0.2.300"]),
+            addresses("ttl.xcc.test", 0x8000_0000, &["192.0.2.3"]),
+            addresses("outside.example.com", 30, &["192.0.2.4"]),
+            cname("bad-target.xcc.test", "a..b"),
+            txt("long.xcc.test", &[&"x".repeat(256)]),
+            DnsRecordSpec {
+                name: "empty.xcc.test".into(),
+                ..DnsRecordSpec::default()
+            },
+            DnsRecordSpec {
+                name: "mixed.xcc.test".into(),
+                addresses: vec!["192.0.2.5".into()],
+                cname: Some("www.xcc.test".into()),
+                ..DnsRecordSpec::default()
+            },
+            addresses("good2.xcc.test", 30, &["192.0.2.6"]),
+        ],
+    );
+    let found = rejections(&built.problems);
+    let kinds: Vec<String> = found
+        .iter()
+        .map(|(object, rejection)| format!("{}: {:?}", object.as_deref().unwrap(), rejection))
+        .collect();
+    assert_eq!(found.len(), 8, "{kinds:#?}");
+    assert!(matches!(&found[0], (o, Rejection::BadName { field: "name", .. }) if *o == object(1)));
+    assert_eq!(
+        found[1],
+        (object(2), Rejection::BadAddress("192.0.2.300".into()))
+    );
+    assert_eq!(found[2], (object(3), Rejection::TtlOutOfRange(0x8000_0000)));
+    assert!(matches!(&found[3], (o, Rejection::BadName { field: "cname", .. }) if *o == object(5)));
+    assert_eq!(found[4], (object(6), Rejection::TxtTooLong(256)));
+    assert_eq!(found[5], (object(7), Rejection::NoData));
+    assert_eq!(found[6], (object(8), Rejection::MixedData));
+    // Zone membership is checked at build time, after the static checks.
+    assert_eq!(found[7], (object(4), Rejection::OutsideZones));
+
+    for name in ["good.xcc.test", "good2.xcc.test"] {
+        let answer = ask(&built.table, name, RType::A);
+        assert_eq!(answer.rcode(), Rcode::NOERROR, "{name}");
+        assert_eq!(answer.answers().len(), 1, "{name}");
+    }
+    assert_eq!(
+        ask(&built.table, "bad-address.xcc.test", RType::A).rcode(),
+        Rcode::NXDOMAIN
+    );
+}
+
+#[test]
+fn problems_say_where_what_and_why() {
+    let built = build(
+        TableConfig::default(),
+        &[addresses("x.xcc.test", 30, &["not-an-ip"])],
+    );
+    let text = built.problems[0].to_string();
+    assert_eq!(
+        text,
+        "DNSRecord test/0: x.xcc.test: \"not-an-ip\" is not an IPv4 or IPv6 address"
+    );
+    let mut builder = TableBuilder::new(TableConfig::default());
+    let source = Source {
+        file: Some("records.yaml".into()),
+        document: Some(3),
+        object: Some("xcc-dns/web".into()),
+    };
+    let _ = builder.add_spec(&addresses("a..b", 30, &["192.0.2.1"]), source);
+    let text = builder.build().problems[0].to_string();
+    assert!(
+        text.starts_with("records.yaml, document 3, DNSRecord xcc-dns/web: a..b: invalid name"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rfc1034_3_6_2_cname_and_other_data_first_come_wins() {
+    let built = build(
+        TableConfig::default(),
+        &[
+            addresses("web.xcc.test", 30, &["192.0.2.1"]),
+            cname("web.xcc.test", "elsewhere.xcc.test"),
+            cname("alias.xcc.test", "web.xcc.test"),
+            addresses("alias.xcc.test", 30, &["192.0.2.9"]),
+            txt("alias.xcc.test", &["also not allowed"]),
+        ],
+    );
+    let found = rejections(&built.problems);
+    assert_eq!(found.len(), 3);
+    let with = |i: usize| Source {
+        object: object(i),
+        ..Source::default()
+    };
+    assert_eq!(
+        found[0],
+        (object(1), Rejection::CnameConflict { with: with(0) })
+    );
+    assert_eq!(
+        found[1],
+        (object(3), Rejection::CnameConflict { with: with(2) })
+    );
+    assert_eq!(
+        found[2],
+        (object(4), Rejection::CnameConflict { with: with(2) })
+    );
+    let answer = ask(&built.table, "web.xcc.test", RType::A);
+    assert_eq!(answer.answers().len(), 1);
+    assert_eq!(answer.answers()[0].1, RType::A);
+}
+
+#[test]
+fn one_cname_per_owner_and_none_at_the_apex() {
+    let built = build(
+        TableConfig::default(),
+        &[
+            cname("a.xcc.test", "b.xcc.test"),
+            cname("a.xcc.test", "B.xcc.test."),
+            cname("a.xcc.test", "c.xcc.test"),
+            cname("xcc.test", "elsewhere.example"),
+        ],
+    );
+    let found = rejections(&built.problems);
+    assert_eq!(found.len(), 2, "the same target twice is merged: {found:?}");
+    assert!(matches!(found[0].1, Rejection::SecondCname { .. }));
+    assert_eq!(found[0].0, object(2));
+    assert_eq!(found[1], (object(3), Rejection::CnameAtApex));
+}
+
+#[test]
+fn ns_below_the_apex_and_soa_records_are_refused() {
+    let mut builder = TableBuilder::new(TableConfig::default());
+    let ns = |name: &str| RecordValue::Ns(NameBuf::from_presentation(name).unwrap());
+    assert!(
+        builder
+            .add(
+                Source::default(),
+                "sub.xcc.test",
+                30,
+                vec![ns("ns.elsewhere.example")]
+            )
+            .is_ok()
+    );
+    assert!(
+        builder
+            .add(
+                Source::default(),
+                "xcc.test",
+                30,
+                vec![ns("ns1.xcc.test"), ns("ns2.xcc.test")]
+            )
+            .is_ok()
+    );
+    assert!(
+        builder
+            .add(
+                Source::default(),
+                "xcc.test",
+                30,
+                vec![RecordValue::Other {
+                    rtype: RType::SOA,
+                    rdata: vec![0; 22]
+                }]
+            )
+            .is_ok()
+    );
+    let built = builder.build();
+    let found: Vec<Rejection> = built.problems.into_iter().map(|p| p.rejection).collect();
+    assert_eq!(found, [Rejection::Delegation, Rejection::MisplacedSoa]);
+    // NS at the apex from records replace the synthesised one.
+    let answer = ask(&built.table, "xcc.test", RType::NS);
+    let targets: Vec<String> = answer.answers().into_iter().map(|r| r.2).collect();
+    assert_eq!(targets, ["ns1.xcc.test.", "ns2.xcc.test."]);
+}
+
+#[test]
+fn duplicates_are_merged_and_an_rrset_takes_its_smallest_ttl() {
+    let built = build(
+        TableConfig::default(),
+        &[
+            addresses("web.xcc.test", 300, &["192.0.2.1", "192.0.2.2"]),
+            addresses("web.xcc.test", 60, &["192.0.2.2", "192.0.2.3"]),
+        ],
+    );
+    assert!(built.problems.is_empty());
+    let answer = ask(&built.table, "web.xcc.test", RType::A);
+    let mut addresses: Vec<String> = answer.answers().into_iter().map(|r| r.2).collect();
+    addresses.sort();
+    assert_eq!(addresses, ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+    assert_eq!(answer.ttls(xcc_wire::Section::Answer), [60, 60, 60]);
+    // 3 A + apex SOA + apex NS.
+    assert_eq!(built.table.record_count(), 5);
+}
+
+#[test]
+fn several_zones_and_the_longest_apex_wins() {
+    let name = |text: &str| NameBuf::from_presentation(text).unwrap();
+    let config = TableConfig {
+        zones: vec![
+            ZoneConfig::new(name("xcc.test")),
+            ZoneConfig::new(name("sub.xcc.test")),
+            ZoneConfig::new(name("other.example")),
+        ],
+        ..TableConfig::default()
+    };
+    let built = build(
+        config,
+        &[
+            addresses("a.xcc.test", 30, &["192.0.2.1"]),
+            addresses("b.sub.xcc.test", 30, &["192.0.2.2"]),
+            addresses("c.other.example", 30, &["192.0.2.3"]),
+        ],
+    );
+    assert!(built.problems.is_empty());
+    let table = &built.table;
+    assert_eq!(table.zones().len(), 3);
+    let nx = ask(table, "nope.sub.xcc.test", RType::A);
+    assert_eq!(nx.rcode(), Rcode::NXDOMAIN);
+    assert_eq!(
+        nx.authority()[0].0,
+        "sub.xcc.test.",
+        "the SOA of the deeper zone"
+    );
+    assert_eq!(ask(table, "b.sub.xcc.test", RType::A).answers().len(), 1);
+    assert_eq!(ask(table, "c.other.example", RType::A).answers().len(), 1);
+    assert_eq!(ask(table, "sub.xcc.test", RType::SOA).answers().len(), 1);
+}
+
+use xcc_responder::records::model::DnsRecordSpec;
