@@ -48,3 +48,61 @@ pub fn wildcard_query() -> Vec<u8> {
         RType::A,
     )
 }
+
+use xcc_responder::records::model::DnsRecordSpec;
+use xcc_responder::table::{Source, Table, TableBuilder, TableConfig};
+
+/// The shape of the peer harness's data sets (`shared/bench/gen_zone.py`):
+/// `wildcards` gateway names `*.gateway.c-<j>.ns-<i>.clusters.xcc.test`
+/// with 1-3 A records (every third with an AAAA too), 100 clusters per
+/// namespace, and `exact` names `api.c-<j>.ns-<i>.clusters.xcc.test`.
+pub fn gateway_specs(wildcards: usize, exact: usize) -> Vec<DnsRecordSpec> {
+    let mut specs = Vec::with_capacity(wildcards + exact);
+    for n in 0..wildcards {
+        let (namespace, cluster) = (n / 100, n % 100);
+        let mut addresses: Vec<String> = (0..1 + n % 3)
+            .map(|k| format!("10.{}.{}.{}", (n >> 8) & 0xFF, n & 0xFF, 10 + k))
+            .collect();
+        if n % 3 == 0 {
+            addresses.push(format!("fd00::{:x}", n + 1));
+        }
+        specs.push(DnsRecordSpec {
+            name: format!("*.gateway.c-{cluster}.ns-{namespace}.clusters.xcc.test"),
+            ttl: 30,
+            addresses,
+            ..DnsRecordSpec::default()
+        });
+    }
+    for n in 0..exact {
+        let (namespace, cluster) = (n / 100, n % 100);
+        specs.push(DnsRecordSpec {
+            name: format!("api.c-{cluster}.ns-{namespace}.clusters.xcc.test"),
+            ttl: 30,
+            addresses: vec![format!("172.16.{}.{}", (n >> 8) & 0xFF, n & 0xFF)],
+            ..DnsRecordSpec::default()
+        });
+    }
+    specs
+}
+
+/// Builds a table of `specs`, version `version`.
+pub fn build_table(specs: &[DnsRecordSpec], version: u32) -> Table {
+    let mut builder = TableBuilder::new(TableConfig {
+        version,
+        ..TableConfig::default()
+    });
+    for spec in specs {
+        builder
+            .add_spec(spec, Source::default())
+            .expect("benchmark records are valid");
+    }
+    let built = builder.build();
+    assert!(built.problems.is_empty(), "{:?}", built.problems.first());
+    built.table
+}
+
+/// Whether criterion runs for real (`cargo bench`) rather than once as a
+/// test (`cargo test --benches`, where big tables would only cost time).
+pub fn measuring() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}
