@@ -64,7 +64,7 @@ pub fn gateway_specs(wildcards: usize, exact: usize) -> Vec<DnsRecordSpec> {
             .map(|k| format!("10.{}.{}.{}", (n >> 8) & 0xFF, n & 0xFF, 10 + k))
             .collect();
         if n % 3 == 0 {
-            addresses.push(format!("fd00::{:x}", n + 1));
+            addresses.push(format!("fd00::{:x}:{:x}", (n + 1) >> 16, (n + 1) & 0xFFFF));
         }
         specs.push(DnsRecordSpec {
             name: format!("*.gateway.c-{cluster}.ns-{namespace}.clusters.xcc.test"),

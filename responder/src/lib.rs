@@ -3,24 +3,30 @@
 //! The data path, bytes to bytes:
 //!
 //! ```text
-//!  query bytes ─▶ respond::respond(query, &Table, Transport, &mut Context, out)
-//!                   ├─ xcc_wire::Message::parse        (header, question, EDNS)
-//!                   ├─ table::lookup  Table::lookup    (exact → closest encloser → wildcard)
-//!                   └─ xcc_wire::MessageWriter          (question echo, pre-encoded RRsets, SOA, OPT, TC)
-//!                 ─▶ answer bytes
+//!  net::udp::Worker ── batch::Batch::receive (recvmmsg) ──┐      net::tcp ── 2-byte frames ──┐
+//!                                                        ▼                                  ▼
+//!        respond::respond(query, &Table, Transport, &mut Context, out)   (pure, allocation-free)
+//!          ├─ xcc_wire::Message::parse        header, question, EDNS
+//!          ├─ table::Table::lookup            exact → closest encloser → wildcard
+//!          └─ xcc_wire::MessageWriter         question echo, pre-encoded RRsets, SOA, OPT, TC
+//!        ── batch::Batch::send (sendmmsg) / framed write
 //! ```
 //!
-//! The control path: a records file or a controller snapshot is loaded
-//! (`records`), validated and laid out by `table::build::TableBuilder`, and
-//! published through `table::handle::TableHandle`, which every worker reads
-//! lock-free.
+//! The control path: a records file (or a controller snapshot) is loaded
+//! by [`records`], validated and laid out by [`table::build::TableBuilder`]
+//! and published through [`table::handle::TableHandle`], which every worker
+//! reads lock-free; [`records::watch`] reloads it when the file changes.
 //!
-//! Layout: [`respond`] is the answer engine (pure: no sockets, no clock);
+//! Layout: [`respond`] is the answer engine (no sockets, no clock);
 //! [`table`] the name table, its builder, lookup and swap; [`records`] the
-//! records model and loading.
+//! records model, loading and hot reload; [`net`] the UDP workers and TCP
+//! front; [`admin`] the HTTP endpoint; [`metrics`] the counters.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod admin;
+pub mod metrics;
+pub mod net;
 pub mod records;
 pub mod respond;
 pub mod table;

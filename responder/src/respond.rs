@@ -30,8 +30,8 @@
 //!   whole and TC set (RFC 2181 §9); the OPT record always fits.
 
 use xcc_wire::{
-    Class, Flags, Header, Message, MessageWriter, Name, NameKey, Opcode, OptRecord, Owner, RType,
-    Rcode, Section,
+    Class, Flags, Header, Message, MessageWriter, Name, NameKey, Opcode, OptRecord, Owner,
+    Question, RType, Rcode, Section,
 };
 
 use crate::table::{Lookup, NodeRef, Table, Zone};
@@ -95,6 +95,8 @@ pub enum Outcome {
     Answered {
         /// The answer's length.
         len: usize,
+        /// The query type asked, when the question could be read.
+        qtype: Option<RType>,
         /// Its RCODE (extended RCODEs included).
         rcode: Rcode,
         /// Whether TC is set.
@@ -146,6 +148,34 @@ pub fn respond(
         Some(question) if header.qdcount == 1 => question,
         _ => return header_only(header.id, flags, Rcode::FORMERR, out),
     };
+    let outcome = answer_question(&message, &question, flags, table, transport, context, out);
+    match outcome {
+        Outcome::Answered {
+            len,
+            rcode,
+            truncated,
+            ..
+        } => Outcome::Answered {
+            len,
+            qtype: Some(question.qtype),
+            rcode,
+            truncated,
+        },
+        dropped => dropped,
+    }
+}
+
+/// Answers a query that parsed and has exactly one question.
+fn answer_question(
+    message: &Message<'_>,
+    question: &Question<'_>,
+    flags: Flags,
+    table: &Table,
+    transport: Transport,
+    context: &mut Context,
+    out: &mut [u8],
+) -> Outcome {
+    let header = message.header();
     let edns = message.edns();
     let limit = match (transport, edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
@@ -159,7 +189,7 @@ pub fn respond(
     };
     writer.set_id(header.id);
     writer.set_flags(flags);
-    if writer.push_question(&question).is_err() {
+    if writer.push_question(question).is_err() {
         // Cannot happen: a name is at most 255 octets, the limit at least
         // 512. Answer without the question rather than not at all.
         return finish(writer, Rcode::SERVFAIL);
@@ -363,6 +393,7 @@ fn finish(mut writer: MessageWriter<'_>, rcode: Rcode) -> Outcome {
     let len = writer.finish();
     Outcome::Answered {
         len,
+        qtype: None,
         rcode,
         truncated,
     }

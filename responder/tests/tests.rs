@@ -3,5 +3,6 @@
 
 mod building;
 mod model;
+mod reload;
 mod scenarios;
 mod support;

@@ -1,0 +1,235 @@
+//! The `xcc-responder` binary: command line → configuration, logging,
+//! signals, then [`xcc_responder`]'s server, reloader and admin endpoint.
+//! Every flag can also be set from an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use xcc_responder::metrics::Metrics;
+use xcc_responder::net::{Server, ServerConfig, TcpLimits};
+use xcc_responder::records::watch::Reloader;
+use xcc_responder::respond::DEFAULT_UDP_PAYLOAD;
+use xcc_responder::table::handle::TableHandle;
+use xcc_responder::table::{TableBuilder, TableConfig, ZoneConfig};
+use xcc_wire::NameBuf;
+
+/// Authoritative DNS responder of xcc-dns: serves the records of a records
+/// file (or a controller snapshot) and reloads it when it changes.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Records file to serve: DNSRecord manifests as YAML or JSON (see the
+    /// README), or a snapshot written by `xcc-controller records`.
+    #[arg(long, env = "XCC_RECORDS")]
+    records: PathBuf,
+
+    /// Address to listen on, UDP and TCP; repeat for several.
+    #[arg(long = "listen", env = "XCC_LISTEN", value_delimiter = ',',
+          default_values_t = [SocketAddr::from(([127, 0, 0, 1], 5353)), "[::1]:5353".parse().unwrap()])]
+    listen: Vec<SocketAddr>,
+
+    /// Zone served; repeat for several.
+    #[arg(
+        long = "zone",
+        env = "XCC_ZONES",
+        value_delimiter = ',',
+        default_value = "xcc.test."
+    )]
+    zones: Vec<String>,
+
+    /// UDP worker threads per listen address (default: available cores).
+    #[arg(long, env = "XCC_WORKERS")]
+    workers: Option<usize>,
+
+    /// Admin HTTP address (/metrics, /healthz, /readyz); "off" disables it.
+    #[arg(long, env = "XCC_ADMIN_LISTEN", default_value = "127.0.0.1:9153")]
+    admin_listen: String,
+
+    /// Log format.
+    #[arg(long, env = "XCC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Our EDNS UDP payload size (RFC 6891); answers over UDP never exceed it.
+    #[arg(long, env = "XCC_UDP_PAYLOAD", default_value_t = DEFAULT_UDP_PAYLOAD,
+          value_parser = clap::value_parser!(u16).range(512..=4096))]
+    udp_payload: u16,
+
+    /// Most TCP connections open at once.
+    #[arg(long, env = "XCC_TCP_MAX_CONNECTIONS", default_value_t = 1024)]
+    tcp_max_connections: usize,
+
+    /// Seconds a TCP connection may be idle between queries.
+    #[arg(long, env = "XCC_TCP_IDLE_TIMEOUT", default_value_t = 10)]
+    tcp_idle_timeout: u64,
+
+    /// Seconds reading one TCP query (or writing its answer) may take.
+    #[arg(long, env = "XCC_TCP_QUERY_TIMEOUT", default_value_t = 2)]
+    tcp_query_timeout: u64,
+
+    /// Seconds negative answers may be cached (SOA MINIMUM, RFC 2308).
+    #[arg(long, env = "XCC_NEGATIVE_TTL", default_value_t = 5)]
+    negative_ttl: u32,
+
+    /// Seconds between checks of the records file when inotify misses a
+    /// change (network filesystems).
+    #[arg(long, env = "XCC_RELOAD_INTERVAL", default_value_t = 2)]
+    reload_interval: u64,
+
+    /// Answer CHAOS TXT `version.bind` with this (off when unset).
+    #[arg(long, env = "XCC_CHAOS_VERSION")]
+    chaos_version: Option<String>,
+
+    /// Answer CHAOS TXT `id.server` with this (off when unset).
+    #[arg(long, env = "XCC_CHAOS_ID")]
+    chaos_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.log_format);
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut zones = Vec::new();
+    for zone in &args.zones {
+        let apex = NameBuf::from_presentation(zone)
+            .map_err(|e| format!("--zone {zone:?} is not a valid name: {e}"))?;
+        zones.push(ZoneConfig {
+            minimum: args.negative_ttl,
+            ..ZoneConfig::new(apex)
+        });
+    }
+    let table_config = TableConfig {
+        zones,
+        version: 0,
+        chaos_version: args.chaos_version.clone(),
+        chaos_id: args.chaos_id.clone(),
+    };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let server_config = ServerConfig {
+        listen: args.listen.clone(),
+        workers,
+        udp_payload: args.udp_payload,
+        socket_buffer: 4 << 20,
+        tcp: TcpLimits {
+            max_connections: args.tcp_max_connections,
+            idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
+            query_timeout: Duration::from_secs(args.tcp_query_timeout),
+            ..TcpLimits::default()
+        },
+    };
+    tracing::info!(
+        records = %args.records.display(),
+        listen = ?args.listen,
+        zones = ?args.zones,
+        workers,
+        admin = %args.admin_listen,
+        udp_payload = args.udp_payload,
+        tcp_max_connections = args.tcp_max_connections,
+        "starting xcc-responder {}", env!("CARGO_PKG_VERSION")
+    );
+
+    // An empty table (SOA and NS only) until the records are loaded; not
+    // ready until then.
+    let handle = TableHandle::new(TableBuilder::new(table_config.clone()).build().table);
+    let mut reloader = Reloader::new(&args.records, table_config, Arc::clone(&handle))
+        .with_poll_interval(Duration::from_secs(args.reload_interval.max(1)));
+    if reloader.reload_now().is_err() {
+        // The reloader has logged why. Keep running: the file may appear or
+        // be fixed, and /readyz says 503 until then.
+        tracing::warn!("no records loaded yet; waiting for a valid file");
+    }
+    let metrics = Metrics::new(Arc::clone(&handle), reloader.stats());
+    let server = Server::bind(server_config)?;
+    for address in server.local_addrs() {
+        tracing::info!(%address, "listening (UDP and TCP)");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let _watch = reloader.spawn()?;
+    runtime.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        if args.admin_listen != "off" {
+            let address: SocketAddr = args
+                .admin_listen
+                .parse()
+                .map_err(|e| format!("--admin-listen {:?}: {e}", args.admin_listen))?;
+            let listener = xcc_responder::admin::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on admin address {address}: {e}"))?;
+            tracing::info!(%address, "admin endpoint: /metrics /healthz /readyz");
+            let mut stopped = stopped.clone();
+            tokio::spawn(xcc_responder::admin::serve(
+                listener,
+                Arc::clone(&metrics),
+                Arc::clone(&handle),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            ));
+        }
+        let shutdown = async move {
+            wait_for_signal().await;
+            let _ = stop.send(true);
+        };
+        server.serve(handle, metrics, shutdown).await?;
+        tracing::info!("stopped");
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,98 @@
+//! A UDP worker: one thread, one socket, its own buffers and table reader.
+//!
+//! The loop is: receive a batch → answer each query with
+//! [`crate::respond::respond`] against one table version → send the batch.
+//! Nothing is spawned or allocated per packet. Only "would block" (the read
+//! timeout that lets the worker notice shutdown) means "nothing to do";
+//! every other error is counted and the loop carries on, because a UDP
+//! socket error (an ICMP port unreachable reported as ECONNREFUSED, a full
+//! send buffer) concerns one datagram, not the server.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::batch::Batch;
+use crate::metrics::WorkerStats;
+use crate::respond::{Context, Outcome, Transport, respond};
+use crate::table::handle::TableReader;
+
+/// Everything one UDP worker owns.
+pub struct Worker {
+    /// The socket, bound with SO_REUSEPORT beside the other workers'.
+    pub socket: UdpSocket,
+    /// This worker's view of the current table.
+    pub reader: TableReader,
+    /// Answer-engine state (EDNS size, rotation).
+    pub context: Context,
+    /// This worker's counters.
+    pub stats: Arc<WorkerStats>,
+    /// Set when the server shuts down.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Runs until `stop` is set.
+    pub fn run(mut self) {
+        let mut batch = Batch::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let received = match batch.receive(&self.socket) {
+                Ok(received) => received,
+                Err(e) if is_idle(&e) => continue,
+                Err(_) => {
+                    self.stats.io_error();
+                    continue;
+                }
+            };
+            // One table version for the whole batch: every answer comes
+            // from exactly one version.
+            let table = self.reader.load();
+            for i in 0..received {
+                let (query, source, out) = batch.slot(i);
+                if !source.as_ref().is_some_and(is_answerable) {
+                    self.stats.bad_source();
+                    continue;
+                }
+                let outcome = respond(query, table, Transport::Udp, &mut self.context, out);
+                self.stats.record(Transport::Udp, &outcome);
+                if let Outcome::Answered { len, .. } = outcome {
+                    batch.set_answer(i, len);
+                }
+            }
+            let failed = batch.send(&self.socket, received);
+            for _ in 0..failed {
+                self.stats.io_error();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The read timeout expired: not an error, just time to check `stop`.
+fn is_idle(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Never answer port 0, unspecified, broadcast or multicast sources: such
+/// "queries" are spoofed, and answering them reflects traffic at third
+/// parties (domain `dgram.rs`, hickory `sanitize_src_address`).
+fn is_answerable(source: &SocketAddr) -> bool {
+    if source.port() == 0 || source.ip().is_unspecified() || source.ip().is_multicast() {
+        return false;
+    }
+    match source {
+        SocketAddr::V4(v4) => !v4.ip().is_broadcast(),
+        SocketAddr::V6(_) => true,
+    }
+}

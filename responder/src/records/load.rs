@@ -1,0 +1,1282 @@
+//! Reading a records file into a table.
+//!
+//! A records file is what `kubectl apply -f` takes and what `--records`
+//! serves: a stream of `DNSRecord` manifests ([`super::model`]). The format
+//! is detected from the first non-whitespace character: `{` or `[` is JSON,
+//! anything else YAML (which may hold several documents separated by `---`;
+//! a top-level YAML flow mapping is therefore read as JSON). Each document
+//! may be
+//!
+//! - one `DNSRecord` manifest;
+//! - a list of them, as `kubectl get -o yaml` prints it (`kind: List`, or any
+//!   kind ending in `List`, with `items`), or (JSON, or a YAML sequence) an
+//!   array of manifests;
+//! - a zone in the format of the peer benchmark harness
+//!   (`/work/shared/bench/gen_zone.py`), recognised by its top-level
+//!   `records` key: `zone`, `soa` and `ns` configure the zone (the serial is
+//!   ignored: the version is the responder's), each `records` entry
+//!   `{name, ttl, a: [...], aaaa: [...]}` is one group of records.
+//!
+//! Loading is tolerant per document, strict per file. The file is first
+//! parsed into loosely typed documents (`RawDoc`: only the top-level keys
+//! are looked at, every value is kept as a generic [`serde_json::Value`]);
+//! then each document is checked on its own and turned into a
+//! [`DnsRecordManifest`]. A document that is not a valid `DNSRecord` (wrong
+//! `kind` or `apiVersion`, a schema error, an unknown field in the spec) is
+//! reported as [`Rejection::NotARecord`] naming the file, the document
+//! (counted from 1, empty YAML documents not counted; the elements of a
+//! top-level array each count as one) and the object; every other document
+//! is still loaded, and the [`TableBuilder`] then rejects bad records by
+//! name in the same way. What produces no table at all, as a [`LoadError`]:
+//! a file that cannot be read or does not parse (YAML or JSON syntax, not
+//! UTF-8), a benchmark zone header that is unusable, a file with no
+//! documents at all (most likely one being written in place: serving it
+//! would empty the zone), and a file whose every record was rejected. An
+//! explicitly empty list (`[]`, or a `List` with no items) is a valid,
+//! empty records file.
+//!
+//! Only the top-level structure is held in memory as generic values while
+//! parsing, not each record, so that the benchmark's million-record files
+//! load in bounded memory.
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use xcc_wire::NameBuf;
+
+use super::model::{API_VERSION, DEFAULT_TTL, DnsRecordManifest, DnsRecordSpec, KIND, ObjectMeta};
+use crate::table::build::{
+    Built, Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
+};
+
+//----------- Errors -----------------------------------------------------------
+
+/// Why a records file produced no table.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The file is not well-formed YAML or JSON (or not UTF-8).
+    Syntax {
+        /// The file, when known.
+        file: Option<String>,
+        /// The parser's message, with the position where it has one.
+        message: String,
+    },
+    /// A document's overall structure is unusable: a benchmark-format zone
+    /// header (`zone`, `soa`, `ns`) that is invalid, a `records` that is not
+    /// a list, a zone defined twice.
+    Format {
+        /// The file, when known.
+        file: Option<String>,
+        /// The document, counted from 1.
+        document: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file holds no document at all (empty, or only comments). A file
+    /// truncated by an in-place write looks like this, so it is not served;
+    /// write `[]` for an intentionally empty records file.
+    Empty {
+        /// The file, when known.
+        file: Option<String>,
+    },
+    /// Every record in the file was rejected.
+    NothingValid {
+        /// The file, when known.
+        file: Option<String>,
+        /// Why each was rejected.
+        problems: Vec<Problem>,
+    },
+}
+
+/// How a file is named in messages when no name was given.
+const UNNAMED: &str = "<records>";
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |file: &Option<String>| file.clone().unwrap_or_else(|| UNNAMED.to_owned());
+        match self {
+            Self::Io { path, source } => write!(f, "{}: cannot read: {source}", path.display()),
+            Self::Syntax { file, message } => write!(f, "{}: syntax error: {message}", name(file)),
+            Self::Format {
+                file,
+                document,
+                message,
+            } => write!(f, "{}, document {document}: {message}", name(file)),
+            Self::Empty { file } => write!(
+                f,
+                "{}: no documents (write `[]` for an empty records file)",
+                name(file)
+            ),
+            Self::NothingValid { file, problems } => {
+                write!(
+                    f,
+                    "{}: all {} record(s) rejected",
+                    name(file),
+                    problems.len()
+                )?;
+                if let Some(first) = problems.first() {
+                    write!(f, "; the first: {first}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+//----------- Entry points -----------------------------------------------------
+
+/// Reads and loads the records file at `path` (see the module docs).
+pub fn load_file(path: &Path, config: &TableConfig) -> Result<Built, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    load_bytes(&bytes, Some(&name), config)
+}
+
+/// Loads a records file's content; `file` names it in problems and errors.
+pub fn load_bytes(
+    bytes: &[u8],
+    file: Option<&str>,
+    config: &TableConfig,
+) -> Result<Built, LoadError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| LoadError::Syntax {
+        file: file.map(str::to_owned),
+        message: format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+    })?;
+    load_str(text, file, config)
+}
+
+/// Loads records from `text`, YAML or JSON; `file` names it in problems and
+/// errors.
+pub fn load_str(text: &str, file: Option<&str>, config: &TableConfig) -> Result<Built, LoadError> {
+    let documents = parse_documents(text, file)?;
+    if documents.is_empty() {
+        return Err(LoadError::Empty {
+            file: file.map(str::to_owned),
+        });
+    }
+    Loader::new(file, config, &documents)?.load(&documents)
+}
+
+//----------- Parsing ----------------------------------------------------------
+
+/// Whether `text` is read as JSON: its first non-whitespace character (after
+/// a byte-order mark) opens an object or an array.
+fn is_json(text: &str) -> bool {
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    text.starts_with('{') || text.starts_with('[')
+}
+
+/// Parses `text` into its documents, without interpreting them.
+fn parse_documents(text: &str, file: Option<&str>) -> Result<Vec<RawDoc>, LoadError> {
+    let syntax = |message: String| LoadError::Syntax {
+        file: file.map(str::to_owned),
+        message,
+    };
+    if is_json(text) {
+        let text = text.trim_start_matches('\u{feff}');
+        return match serde_json::from_str::<RawDoc>(text) {
+            Ok(RawDoc::Null) => Ok(Vec::new()),
+            Ok(document) => Ok(vec![document]),
+            Err(e) => Err(syntax(e.to_string())),
+        };
+    }
+    serde_saphyr::from_multiple_with_options::<RawDoc>(text, yaml_options(text.len()))
+        .map(|documents| {
+            documents
+                .into_iter()
+                .filter(|d| !matches!(d, RawDoc::Null))
+                .collect()
+        })
+        .map_err(|e| syntax(e.to_string()))
+}
+
+/// YAML parser options: duplicate keys are errors (the default), and the
+/// resource budget grows with the input, so that a large plain file is never
+/// refused while alias expansion ("billion laughs") stays capped by the
+/// default alias limits.
+fn yaml_options(input_len: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    // Every document takes at least `---` and a newline.
+    budget.max_documents = budget.max_documents.max(input_len / 4 + 1);
+    // Every node takes at least one byte, and makes at most two events.
+    budget.max_nodes = budget.max_nodes.max(input_len);
+    budget.max_events = budget.max_events.max(input_len.saturating_mul(2));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(input_len);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    // Comments are never read.
+    options.emit_comments = false;
+    options
+}
+
+/// A document as parsed, before it is known what it is.
+#[derive(Debug)]
+enum RawDoc {
+    /// A mapping: a manifest, a list, or a benchmark zone.
+    Object(Box<RawObject>),
+    /// A sequence of documents.
+    Array(Vec<Self>),
+    /// Null or empty.
+    Null,
+    /// Anything else; what it is, for the message.
+    Scalar(&'static str),
+}
+
+/// The top-level keys of a document that matter here; others are ignored
+/// (the status of a `kubectl get -o yaml` object, say). Values are generic
+/// except for the two lists, which are read entry by entry so that each
+/// entry can fail on its own.
+#[derive(Debug, Default, Deserialize)]
+struct RawObject {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<Value>,
+    kind: Option<Value>,
+    metadata: Option<Value>,
+    spec: Option<Value>,
+    /// A `List`'s items.
+    items: Option<MaybeList<RawDoc>>,
+    /// The benchmark format's record sets.
+    records: Option<MaybeList<Lenient<BenchEntry>>>,
+    /// The benchmark format's zone header.
+    zone: Option<Value>,
+    soa: Option<Value>,
+    ns: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for RawDoc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawDocVisitor)
+    }
+}
+
+struct RawDocVisitor;
+
+impl<'de> Visitor<'de> for RawDocVisitor {
+    type Value = RawDoc;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDoc, A::Error> {
+        let object = RawObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(RawDoc::Object(Box::new(object)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawDoc, A::Error> {
+        let mut documents = Vec::new();
+        while let Some(document) = seq.next_element::<RawDoc>()? {
+            documents.push(document);
+        }
+        Ok(RawDoc::Array(documents))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<RawDoc, E> {
+        Ok(RawDoc::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<RawDoc, E> {
+        Ok(RawDoc::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawDoc, D::Error> {
+        RawDoc::deserialize(deserializer)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<RawDoc, D::Error> {
+        RawDoc::deserialize(deserializer)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("a number"))
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("a number"))
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("a number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("a string"))
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<RawDoc, E> {
+        Ok(RawDoc::Scalar("binary data"))
+    }
+}
+
+/// A value that should be a list: the list, or what it was instead.
+#[derive(Debug)]
+enum MaybeList<T> {
+    List(Vec<T>),
+    Not(&'static str),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MaybeList<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MaybeListVisitor(PhantomData))
+    }
+}
+
+struct MaybeListVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for MaybeListVisitor<T> {
+    type Value = MaybeList<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element::<T>()? {
+            items.push(item);
+        }
+        Ok(MaybeList::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(MaybeList::Not("a mapping"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(MaybeList::List(Vec::new()))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(MaybeList::List(Vec::new()))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        MaybeList::deserialize(deserializer)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(MaybeList::Not("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(MaybeList::Not("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(MaybeList::Not("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(MaybeList::Not("a number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(MaybeList::Not("a string"))
+    }
+}
+
+/// An entry that is read as `T` if it can be, else kept as a generic value
+/// to report it. Only the entry is buffered, never the whole list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Lenient<T> {
+    Good(T),
+    Bad(Value),
+}
+
+//----------- The benchmark harness's format ----------------------------------
+
+/// One record set of the benchmark format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenchEntry {
+    name: String,
+    #[serde(default)]
+    ttl: Option<u64>,
+    #[serde(default)]
+    a: Vec<String>,
+    #[serde(default)]
+    aaaa: Vec<String>,
+}
+
+/// The benchmark format's SOA; the serial is accepted and ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenchSoa {
+    mname: Option<String>,
+    rname: Option<String>,
+    #[allow(dead_code)]
+    serial: Option<u32>,
+    refresh: Option<u32>,
+    retry: Option<u32>,
+    expire: Option<u32>,
+    minimum: Option<u32>,
+    ttl: Option<u32>,
+}
+
+//----------- Loading ----------------------------------------------------------
+
+/// Turns parsed documents into a table.
+struct Loader<'a> {
+    file: Option<&'a str>,
+    builder: TableBuilder,
+    /// Groups the builder took so far.
+    added: usize,
+    /// The apex NS records each benchmark document gives, by document.
+    bench_ns: Vec<(usize, NameBuf, u32, Vec<String>)>,
+}
+
+impl<'a> Loader<'a> {
+    /// Reads the zone headers of benchmark-format documents into the
+    /// configuration, then makes the builder.
+    fn new(
+        file: Option<&'a str>,
+        config: &TableConfig,
+        documents: &[RawDoc],
+    ) -> Result<Self, LoadError> {
+        let mut config = config.clone();
+        let mut bench_ns = Vec::new();
+        // Zones defined by a document of this file, to refuse a second one.
+        let mut defined: Vec<NameBuf> = Vec::new();
+        let mut number = 0;
+        for_each_document(documents, &mut number, &mut |document, raw| {
+            let RawDoc::Object(object) = raw else {
+                return Ok(());
+            };
+            if object.records.is_none() {
+                return Ok(());
+            }
+            let format = |message: String| LoadError::Format {
+                file: file.map(str::to_owned),
+                document,
+                message,
+            };
+            if let Some(MaybeList::Not(what)) = &object.records {
+                return Err(format(format!("`records` is {what}, not a list")));
+            }
+            let Some(zone) = &object.zone else {
+                if object.soa.is_some() || !matches!(object.ns, None | Some(Value::Null)) {
+                    return Err(format("`soa` or `ns` given without `zone`".to_owned()));
+                }
+                return Ok(());
+            };
+            let apex = bench_name("zone", zone).map_err(format)?;
+            if defined.iter().any(|d| d.to_key() == apex.to_key()) {
+                return Err(format(format!("zone {apex} defined twice")));
+            }
+            defined.push(apex);
+            let position = config
+                .zones
+                .iter()
+                .position(|z| z.apex.to_key() == apex.to_key());
+            let mut zone_config = match position {
+                Some(i) => config.zones[i].clone(),
+                None => ZoneConfig::new(apex),
+            };
+            let ns: Vec<String> = match &object.ns {
+                None | Some(Value::Null) => Vec::new(),
+                Some(value) => {
+                    serde_json::from_value(value.clone()).map_err(|e| format(format!("ns: {e}")))?
+                }
+            };
+            if let Some(soa) = &object.soa {
+                let soa: BenchSoa =
+                    serde_json::from_value(soa.clone()).map_err(|e| format(format!("soa: {e}")))?;
+                apply_soa(&mut zone_config, &soa).map_err(format)?;
+            } else if let Some(first) = ns.first() {
+                zone_config.mname = NameBuf::from_presentation(first)
+                    .map_err(|e| format(format!("ns {first:?}: {e}")))?;
+            }
+            if !ns.is_empty() {
+                bench_ns.push((document, apex, zone_config.ttl, ns));
+            }
+            match position {
+                Some(i) => config.zones[i] = zone_config,
+                None => config.zones.push(zone_config),
+            }
+            Ok(())
+        })?;
+        Ok(Self {
+            file,
+            builder: TableBuilder::new(config),
+            added: 0,
+            bench_ns,
+        })
+    }
+
+    fn source(&self, document: usize, object: Option<String>) -> Source {
+        Source {
+            file: self.file.map(str::to_owned),
+            document: Some(document),
+            object,
+        }
+    }
+
+    /// Adds every document's records and builds the table.
+    fn load(mut self, documents: &[RawDoc]) -> Result<Built, LoadError> {
+        for (document, apex, ttl, ns) in std::mem::take(&mut self.bench_ns) {
+            self.add_bench_ns(document, apex, ttl, &ns);
+        }
+        let mut number = 0;
+        for_each_document(documents, &mut number, &mut |document, raw| {
+            self.add_document(document, raw);
+            Ok(())
+        })?;
+        let before_build = self.builder.problems().len();
+        let built = self.builder.build();
+        let lost_in_build = built.problems.len() - before_build;
+        if self.added <= lost_in_build && !built.problems.is_empty() {
+            return Err(LoadError::NothingValid {
+                file: self.file.map(str::to_owned),
+                problems: built.problems,
+            });
+        }
+        Ok(built)
+    }
+
+    fn add_document(&mut self, document: usize, raw: &RawDoc) {
+        match raw {
+            RawDoc::Object(object) => self.add_object(document, object),
+            RawDoc::Scalar(what) => {
+                let source = self.source(document, None);
+                self.builder.reject(
+                    source,
+                    None,
+                    Rejection::NotARecord(format!("{what}, not an object")),
+                );
+            }
+            // Arrays are flattened by `for_each_document`, nulls skipped.
+            RawDoc::Array(_) | RawDoc::Null => {}
+        }
+    }
+
+    fn add_object(&mut self, document: usize, object: &RawObject) {
+        if let Some(records) = &object.records {
+            if let MaybeList::List(entries) = records {
+                for (index, entry) in entries.iter().enumerate() {
+                    self.add_bench_entry(document, index, entry);
+                }
+            }
+            return;
+        }
+        if let Some(items) = &object.items
+            && object
+                .kind
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|kind| kind.ends_with("List"))
+        {
+            match items {
+                MaybeList::List(items) => {
+                    for (index, item) in items.iter().enumerate() {
+                        self.add_list_item(document, index, item);
+                    }
+                }
+                MaybeList::Not(what) => {
+                    let source = self.source(document, None);
+                    self.builder.reject(
+                        source,
+                        None,
+                        Rejection::NotARecord(format!("`items` is {what}, not a list")),
+                    );
+                }
+            }
+            return;
+        }
+        self.add_manifest(document, object, None);
+    }
+
+    fn add_list_item(&mut self, document: usize, index: usize, item: &RawDoc) {
+        match item {
+            RawDoc::Object(object) => self.add_manifest(document, object, Some(index)),
+            RawDoc::Null => {}
+            RawDoc::Scalar(what) => {
+                let source = self.source(document, None);
+                self.builder.reject(
+                    source,
+                    None,
+                    Rejection::NotARecord(format!("items[{index}]: {what}, not an object")),
+                );
+            }
+            RawDoc::Array(_) => {
+                let source = self.source(document, None);
+                self.builder.reject(
+                    source,
+                    None,
+                    Rejection::NotARecord(format!("items[{index}]: a list, not an object")),
+                );
+            }
+        }
+    }
+
+    /// Adds one manifest; `item` is its index when it is an item of a
+    /// `List`.
+    fn add_manifest(&mut self, document: usize, object: &RawObject, item: Option<usize>) {
+        let object_ref = object_ref(object.metadata.as_ref());
+        let owner = object
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let source = self.source(document, object_ref.clone());
+        match manifest(object) {
+            Ok(manifest) => {
+                if self.builder.add_spec(&manifest.spec, source).is_ok() {
+                    self.added += 1;
+                }
+            }
+            Err(message) => {
+                // Name the list item when the object cannot be named.
+                let message = match (item, &object_ref) {
+                    (Some(index), None) => format!("items[{index}]: {message}"),
+                    _ => message,
+                };
+                self.builder
+                    .reject(source, owner, Rejection::NotARecord(message));
+            }
+        }
+    }
+
+    fn add_bench_entry(&mut self, document: usize, index: usize, entry: &Lenient<BenchEntry>) {
+        let source = self.source(document, None);
+        let entry = match entry {
+            Lenient::Good(entry) => entry,
+            Lenient::Bad(value) => {
+                let owner = value.get("name").and_then(Value::as_str).map(str::to_owned);
+                let message = match serde_json::from_value::<BenchEntry>(value.clone()) {
+                    Err(e) => format!("records[{index}]: {e}"),
+                    Ok(_) => format!("records[{index}]: not a record set"),
+                };
+                self.builder
+                    .reject(source, owner, Rejection::NotARecord(message));
+                return;
+            }
+        };
+        let mut values = Vec::with_capacity(entry.a.len() + entry.aaaa.len());
+        for text in &entry.a {
+            match text.trim().parse::<Ipv4Addr>() {
+                Ok(address) => values.push(RecordValue::A(address)),
+                Err(_) => {
+                    let rejection = Rejection::BadAddress(text.clone());
+                    self.builder
+                        .reject(source, Some(entry.name.clone()), rejection);
+                    return;
+                }
+            }
+        }
+        for text in &entry.aaaa {
+            match text.trim().parse::<Ipv6Addr>() {
+                Ok(address) => values.push(RecordValue::Aaaa(address)),
+                Err(_) => {
+                    let rejection = Rejection::BadAddress(text.clone());
+                    self.builder
+                        .reject(source, Some(entry.name.clone()), rejection);
+                    return;
+                }
+            }
+        }
+        let ttl = entry.ttl.unwrap_or(u64::from(DEFAULT_TTL));
+        if self.builder.add(source, &entry.name, ttl, values).is_ok() {
+            self.added += 1;
+        }
+    }
+
+    fn add_bench_ns(&mut self, document: usize, apex: NameBuf, ttl: u32, ns: &[String]) {
+        let source = self.source(document, None);
+        let mut values = Vec::with_capacity(ns.len());
+        for text in ns {
+            match NameBuf::from_presentation(text) {
+                Ok(name) => values.push(RecordValue::Ns(name)),
+                Err(error) => {
+                    let rejection = Rejection::BadName {
+                        field: "ns",
+                        value: text.clone(),
+                        error,
+                    };
+                    self.builder
+                        .reject(source, Some(apex.to_string()), rejection);
+                    return;
+                }
+            }
+        }
+        if self
+            .builder
+            .add(source, &apex.to_string(), u64::from(ttl), values)
+            .is_ok()
+        {
+            self.added += 1;
+        }
+    }
+}
+
+/// Calls `f` with each document and its number (from 1), flattening
+/// top-level arrays (each element counts as a document) and skipping nulls.
+fn for_each_document(
+    documents: &[RawDoc],
+    number: &mut usize,
+    f: &mut dyn FnMut(usize, &RawDoc) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
+    for document in documents {
+        match document {
+            RawDoc::Array(inner) => for_each_document(inner, number, f)?,
+            RawDoc::Null => *number += 1,
+            other => {
+                *number += 1;
+                f(*number, other)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks one object as a `DNSRecord` manifest; the message says what is
+/// wrong with it.
+fn manifest(object: &RawObject) -> Result<DnsRecordManifest, String> {
+    let kind = match &object.kind {
+        Some(Value::String(kind)) => kind.clone(),
+        Some(other) => return Err(format!("kind is {other}, expected {KIND}")),
+        None => return Err(format!("no kind (expected {KIND})")),
+    };
+    if kind != KIND {
+        return Err(format!("kind is {kind:?}, expected {KIND}"));
+    }
+    let api_version = match &object.api_version {
+        Some(Value::String(version)) => version.clone(),
+        Some(other) => return Err(format!("apiVersion is {other}, expected {API_VERSION}")),
+        None => return Err(format!("no apiVersion (expected {API_VERSION})")),
+    };
+    if api_version != API_VERSION {
+        return Err(format!(
+            "apiVersion is {api_version:?}, expected {API_VERSION}"
+        ));
+    }
+    let metadata = match &object.metadata {
+        None | Some(Value::Null) => ObjectMeta::default(),
+        Some(value) => serde_json::from_value::<ObjectMeta>(value.clone())
+            .map_err(|e| format!("metadata: {e}"))?,
+    };
+    let spec = match &object.spec {
+        None | Some(Value::Null) => return Err("no spec".to_owned()),
+        Some(value) => serde_json::from_value::<DnsRecordSpec>(value.clone())
+            .map_err(|e| format!("spec: {e}"))?,
+    };
+    Ok(DnsRecordManifest {
+        api_version,
+        kind,
+        metadata,
+        spec,
+    })
+}
+
+/// `namespace/name` from metadata, when it has a name, even if the rest of
+/// the object is invalid.
+fn object_ref(metadata: Option<&Value>) -> Option<String> {
+    let metadata = metadata?;
+    let name = metadata.get("name").and_then(Value::as_str)?;
+    match metadata.get("namespace").and_then(Value::as_str) {
+        Some(namespace) => Some(format!("{namespace}/{name}")),
+        None => Some(name.to_owned()),
+    }
+}
+
+/// A name field of the benchmark header.
+fn bench_name(field: &str, value: &Value) -> Result<NameBuf, String> {
+    let Some(text) = value.as_str() else {
+        return Err(format!("{field} is {value}, not a name"));
+    };
+    NameBuf::from_presentation(text).map_err(|e| format!("{field} {text:?}: {e}"))
+}
+
+/// Applies the benchmark format's SOA to a zone's configuration.
+fn apply_soa(zone: &mut ZoneConfig, soa: &BenchSoa) -> Result<(), String> {
+    let name = |field: &str, text: &str| {
+        NameBuf::from_presentation(text).map_err(|e| format!("soa.{field} {text:?}: {e}"))
+    };
+    if let Some(mname) = &soa.mname {
+        zone.mname = name("mname", mname)?;
+    }
+    if let Some(rname) = &soa.rname {
+        zone.rname = name("rname", rname)?;
+    }
+    let fields = [
+        (&mut zone.refresh, soa.refresh),
+        (&mut zone.retry, soa.retry),
+        (&mut zone.expire, soa.expire),
+        (&mut zone.minimum, soa.minimum),
+        (&mut zone.ttl, soa.ttl),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            *field = value;
+        }
+    }
+    Ok(())
+}
+
+//----------- Tests ------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use xcc_wire::RType;
+
+    use super::*;
+    use crate::table::{Lookup, Table};
+
+    fn config() -> TableConfig {
+        TableConfig::default()
+    }
+
+    fn load(text: &str) -> Built {
+        match load_str(text, Some("test.yaml"), &config()) {
+            Ok(built) => built,
+            Err(e) => panic!("load failed: {e}"),
+        }
+    }
+
+    /// The addresses (A and AAAA) `name` resolves to, or `None` when it does
+    /// not exist.
+    fn addresses(table: &Table, name: &str) -> Option<Vec<IpAddr>> {
+        let key = NameBuf::from_presentation(name)
+            .expect("valid name")
+            .to_key();
+        let Lookup::Found { node, .. } = table.lookup(&key) else {
+            return None;
+        };
+        let mut out = Vec::new();
+        for rrset in node.rrsets() {
+            let tails = node.tails(rrset);
+            let mut at = 0;
+            while at + 10 <= tails.len() {
+                let len = usize::from(u16::from_be_bytes([tails[at + 8], tails[at + 9]]));
+                let rdata = &tails[at + 10..at + 10 + len];
+                if rrset.rtype == RType::A {
+                    let octets: [u8; 4] = rdata.try_into().expect("A is 4 octets");
+                    out.push(IpAddr::from(octets));
+                } else if rrset.rtype == RType::AAAA {
+                    let octets: [u8; 16] = rdata.try_into().expect("AAAA is 16 octets");
+                    out.push(IpAddr::from(octets));
+                }
+                at += 10 + len;
+            }
+        }
+        out.sort();
+        Some(out)
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("valid address")
+    }
+
+    fn record(name: &str, object: &str, address: &str) -> String {
+        format!(
+            "apiVersion: {API_VERSION}\nkind: DNSRecord\nmetadata:\n  name: {object}\n  \
+             namespace: xcc-dns\nspec:\n  name: \"{name}\"\n  addresses: [\"{address}\"]\n"
+        )
+    }
+
+    #[test]
+    fn yaml_multi_document() {
+        let text = format!(
+            "---\n{}---\n{}---\n# an empty document\n---\n{}",
+            record("a.xcc.test", "a", "192.0.2.1"),
+            record("*.w.xcc.test", "w", "2001:db8::1"),
+            record("a.xcc.test.", "a2", "192.0.2.2"),
+        );
+        let built = load(&text);
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        assert_eq!(
+            addresses(&built.table, "a.xcc.test"),
+            Some(vec![ip("192.0.2.1"), ip("192.0.2.2")])
+        );
+        assert_eq!(
+            addresses(&built.table, "x.w.xcc.test"),
+            Some(vec![ip("2001:db8::1")])
+        );
+    }
+
+    fn json_record(name: &str, object: &str, address: &str) -> String {
+        format!(
+            r#"{{"apiVersion": "{API_VERSION}", "kind": "DNSRecord",
+                "metadata": {{"name": "{object}", "namespace": "xcc-dns"}},
+                "spec": {{"name": "{name}", "ttl": 60, "addresses": ["{address}"]}}}}"#
+        )
+    }
+
+    #[test]
+    fn json_object() {
+        let built = load(&format!(
+            "  \n{}",
+            json_record("a.xcc.test", "a", "192.0.2.1")
+        ));
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        assert_eq!(
+            addresses(&built.table, "a.xcc.test"),
+            Some(vec![ip("192.0.2.1")])
+        );
+    }
+
+    #[test]
+    fn json_array() {
+        let built = load(&format!(
+            "[{}, {}]",
+            json_record("a.xcc.test", "a", "192.0.2.1"),
+            json_record("b.xcc.test", "b", "192.0.2.2"),
+        ));
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        assert_eq!(
+            addresses(&built.table, "b.xcc.test"),
+            Some(vec![ip("192.0.2.2")])
+        );
+    }
+
+    #[test]
+    fn json_list_and_yaml_list() {
+        let json = format!(
+            r#"{{"apiVersion": "v1", "kind": "List", "items": [{}, {}]}}"#,
+            json_record("a.xcc.test", "a", "192.0.2.1"),
+            json_record("b.xcc.test", "b", "192.0.2.2"),
+        );
+        let built = load(&json);
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        assert!(addresses(&built.table, "a.xcc.test").is_some());
+        assert!(addresses(&built.table, "b.xcc.test").is_some());
+
+        let yaml = format!(
+            "apiVersion: {API_VERSION}\nkind: DNSRecordList\nmetadata: {{}}\nitems:\n- {}",
+            record("c.xcc.test", "c", "192.0.2.3").replace('\n', "\n  ")
+        );
+        let built = load(&yaml);
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        assert_eq!(
+            addresses(&built.table, "c.xcc.test"),
+            Some(vec![ip("192.0.2.3")])
+        );
+    }
+
+    #[test]
+    fn bad_document_is_named_and_the_others_are_served() {
+        let text = format!(
+            "{}---\n{}---\n{}",
+            record("a.xcc.test", "a", "192.0.2.1"),
+            record("b.xcc.test", "broken", "not-an-address"),
+            record("c.xcc.test", "c", "192.0.2.3"),
+        );
+        let built = load(&text);
+        assert_eq!(built.problems.len(), 1, "{:?}", built.problems);
+        let problem = &built.problems[0];
+        assert_eq!(
+            problem.source,
+            Source {
+                file: Some("test.yaml".to_owned()),
+                document: Some(2),
+                object: Some("xcc-dns/broken".to_owned()),
+            }
+        );
+        assert_eq!(problem.owner.as_deref(), Some("b.xcc.test"));
+        assert_eq!(
+            problem.rejection,
+            Rejection::BadAddress("not-an-address".to_owned())
+        );
+        let shown = problem.to_string();
+        assert!(
+            shown.contains("test.yaml") && shown.contains("document 2"),
+            "{shown}"
+        );
+        assert!(addresses(&built.table, "a.xcc.test").is_some());
+        assert!(addresses(&built.table, "b.xcc.test").is_none());
+        assert!(addresses(&built.table, "c.xcc.test").is_some());
+    }
+
+    #[test]
+    fn unknown_field_is_not_a_record() {
+        let good = record("a.xcc.test", "a", "192.0.2.1");
+        let typo = record("b.xcc.test", "typo", "192.0.2.2").replace("addresses", "adresses");
+        let built = load(&format!("{good}---\n{typo}"));
+        assert_eq!(built.problems.len(), 1, "{:?}", built.problems);
+        let problem = &built.problems[0];
+        assert_eq!(problem.source.document, Some(2));
+        assert_eq!(problem.source.object.as_deref(), Some("xcc-dns/typo"));
+        assert_eq!(problem.owner.as_deref(), Some("b.xcc.test"));
+        match &problem.rejection {
+            Rejection::NotARecord(message) => {
+                assert!(message.contains("adresses"), "{message}")
+            }
+            other => panic!("unexpected rejection {other:?}"),
+        }
+        assert!(addresses(&built.table, "a.xcc.test").is_some());
+    }
+
+    #[test]
+    fn wrong_kind_and_api_version_are_not_records() {
+        let good = record("a.xcc.test", "a", "192.0.2.1");
+        let config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata: {}\n";
+        let old = record("b.xcc.test", "old", "192.0.2.2").replace("v1alpha1", "v1alpha0");
+        let built = load(&format!("{good}---\n{config_map}---\n{old}---\n42\n"));
+        let messages: Vec<(Option<usize>, String)> = built
+            .problems
+            .iter()
+            .map(|p| (p.source.document, p.rejection.to_string()))
+            .collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(messages[0].0, Some(2));
+        assert!(messages[0].1.contains("ConfigMap"), "{messages:?}");
+        assert_eq!(messages[1].0, Some(3));
+        assert!(messages[1].1.contains("v1alpha0"), "{messages:?}");
+        assert_eq!(messages[2].0, Some(4));
+        assert!(messages[2].1.contains("a number"), "{messages:?}");
+        assert!(addresses(&built.table, "a.xcc.test").is_some());
+    }
+
+    #[test]
+    fn syntax_errors_produce_no_table() {
+        for text in [
+            "apiVersion: x\n  kind: [unclosed\n",
+            "{\"apiVersion\": ",
+            "[1, 2,,]",
+            "a: 1\na: 2\n",
+        ] {
+            match load_str(text, Some("bad.yaml"), &config()) {
+                Err(LoadError::Syntax { file, message }) => {
+                    assert_eq!(file.as_deref(), Some("bad.yaml"));
+                    assert!(!message.is_empty());
+                }
+                other => panic!("{text:?}: expected a syntax error, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            load_bytes(b"kind: \xff\n", None, &config()),
+            Err(LoadError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn empty_and_all_invalid_files_produce_no_table() {
+        for text in ["", "  \n", "# only a comment\n", "---\n---\n", "null"] {
+            assert!(
+                matches!(
+                    load_str(text, None, &config()),
+                    Err(LoadError::Empty { .. })
+                ),
+                "{text:?}"
+            );
+        }
+        let bad = record("b.xcc.test", "b", "300.1.1.1");
+        match load_str(&bad, None, &config()) {
+            Err(LoadError::NothingValid { problems, .. }) => assert_eq!(problems.len(), 1),
+            other => panic!("expected NothingValid, got {other:?}"),
+        }
+        // Rejected by the builder rather than before it: outside the zone.
+        let outside = record("a.example.org", "a", "192.0.2.1");
+        assert!(matches!(
+            load_str(&outside, None, &config()),
+            Err(LoadError::NothingValid { .. })
+        ));
+        // An explicitly empty list is an empty zone, not an error.
+        for text in ["[]", "kind: List\napiVersion: v1\nitems: []\n"] {
+            let built = load(text);
+            assert!(built.problems.is_empty());
+            assert!(addresses(&built.table, "a.xcc.test").is_none());
+        }
+    }
+
+    #[test]
+    fn io_error_names_the_path() {
+        let path = Path::new("/nonexistent/xcc-dns/records.yaml");
+        match load_file(path, &config()) {
+            Err(e @ LoadError::Io { .. }) => {
+                assert!(e.to_string().contains("/nonexistent/xcc-dns/records.yaml"))
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+    }
+
+    const BENCH_JSON: &str = r#"{"zone": "bench.test.", "soa": {"mname": "ns1.bench.test.", "rname": "hostmaster.bench.test.", "serial": 1, "refresh": 7200, "retry": 3600, "expire": 1209600, "minimum": 30, "ttl": 3600}, "ns": ["ns1.bench.test."], "records": [
+{"name":"ns1.bench.test.","ttl":3600,"a":["127.0.0.1"],"aaaa":[]},
+{"name":"*.gateway.cluster-000000.team-0000.clusters.bench.test.","ttl":30,"a":["10.0.0.1","10.0.0.2"],"aaaa":["fd00::1"]},
+{"name":"api.cluster-000000.team-0000.clusters.bench.test.","ttl":30,"a":["100.64.0.1"],"aaaa":[]},
+{"name":"bad.bench.test.","ttl":30,"a":["fd00::9"],"aaaa":[]},
+{"name":"typo.bench.test.","ttl":30,"aa":["10.9.9.9"]}
+]}
+"#;
+
+    #[test]
+    fn bench_format_json_and_yaml() {
+        let built = load(BENCH_JSON);
+        check_bench(&built);
+
+        let yaml = "zone: \"bench.test.\"\nsoa:\n  mname: \"ns1.bench.test.\"\n  \
+            rname: \"hostmaster.bench.test.\"\n  serial: 1\n  refresh: 7200\n  retry: 3600\n  \
+            expire: 1209600\n  minimum: 30\n  ttl: 3600\nns: [\"ns1.bench.test.\"]\nrecords:\n  \
+            - name: \"ns1.bench.test.\"\n    ttl: 3600\n    a: [\"127.0.0.1\"]\n  \
+            - name: \"*.gateway.cluster-000000.team-0000.clusters.bench.test.\"\n    ttl: 30\n    \
+            a: [\"10.0.0.1\", \"10.0.0.2\"]\n    aaaa: [\"fd00::1\"]\n  \
+            - name: \"api.cluster-000000.team-0000.clusters.bench.test.\"\n    ttl: 30\n    \
+            a: [\"100.64.0.1\"]\n  \
+            - name: \"bad.bench.test.\"\n    a: [\"fd00::9\"]\n  \
+            - name: \"typo.bench.test.\"\n    aa: [\"10.9.9.9\"]\n";
+        let built = load(yaml);
+        check_bench(&built);
+    }
+
+    fn check_bench(built: &Built) {
+        let table = &built.table;
+        assert_eq!(built.problems.len(), 2, "{:?}", built.problems);
+        assert_eq!(built.problems[0].owner.as_deref(), Some("bad.bench.test."));
+        assert_eq!(
+            built.problems[0].rejection,
+            Rejection::BadAddress("fd00::9".to_owned())
+        );
+        assert_eq!(built.problems[1].owner.as_deref(), Some("typo.bench.test."));
+        assert!(
+            built.problems[1]
+                .rejection
+                .to_string()
+                .contains("records[4]"),
+            "{}",
+            built.problems[1]
+        );
+        // The file's zone is served beside the configured one.
+        let apexes: Vec<String> = table.zones().iter().map(|z| z.apex().to_string()).collect();
+        assert_eq!(apexes.len(), 2, "{apexes:?}");
+        assert_eq!(
+            addresses(
+                table,
+                "kuard.gateway.cluster-000000.team-0000.clusters.bench.test"
+            ),
+            Some(vec![ip("10.0.0.1"), ip("10.0.0.2"), ip("fd00::1")])
+        );
+        assert_eq!(
+            addresses(table, "ns1.bench.test"),
+            Some(vec![ip("127.0.0.1")])
+        );
+        // SOA from the header, serial from the configuration (version 1).
+        let key = NameBuf::from_presentation("bench.test")
+            .expect("valid")
+            .to_key();
+        let Lookup::Found { zone, node, .. } = table.lookup(&key) else {
+            panic!("no apex");
+        };
+        let soa = node.rrset(RType::SOA).expect("an SOA");
+        let tail = node.tails(soa);
+        assert_eq!(&tail[4..8], &3600u32.to_be_bytes(), "SOA TTL");
+        let rdata = &tail[10..];
+        let fixed = &rdata[rdata.len() - 20..];
+        assert_eq!(&fixed[0..4], &1u32.to_be_bytes(), "serial");
+        assert_eq!(&fixed[4..8], &7200u32.to_be_bytes(), "refresh");
+        assert_eq!(&fixed[16..20], &30u32.to_be_bytes(), "minimum");
+        assert!(rdata.starts_with(b"\x03ns1\x05bench\x04test\x00"));
+        let ns = node.rrset(RType::NS).expect("NS");
+        assert_eq!(ns.count, 1);
+        assert_eq!(zone.apex().to_string(), "bench.test.");
+    }
+
+    #[test]
+    fn bench_format_replaces_the_configured_zone_of_the_same_apex() {
+        let text = BENCH_JSON.replace("bench.test.", "xcc.test.");
+        let built = load(&text);
+        assert_eq!(built.table.zones().len(), 1);
+        assert!(addresses(&built.table, "ns1.xcc.test").is_some());
+    }
+
+    #[test]
+    fn bench_format_header_errors_are_load_errors() {
+        for (text, needle) in [
+            (r#"{"zone": "a..b", "records": []}"#, "zone"),
+            (
+                r#"{"zone": "xcc.test.", "soa": {"mname": "ns.", "bogus": 1}, "records": []}"#,
+                "bogus",
+            ),
+            (r#"{"zone": "xcc.test.", "records": 3}"#, "not a list"),
+            (r#"{"soa": {}, "records": []}"#, "without `zone`"),
+            (
+                r#"[{"zone": "xcc.test.", "records": []}, {"zone": "xcc.test", "records": []}]"#,
+                "twice",
+            ),
+        ] {
+            match load_str(text, None, &config()) {
+                Err(e @ LoadError::Format { .. }) => {
+                    assert!(e.to_string().contains(needle), "{text}: {e}")
+                }
+                other => panic!("{text}: expected a format error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn walkthrough_example_loads_and_resolves() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/walkthrough.yaml");
+        let built = match load_file(&path, &config()) {
+            Ok(built) => built,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        for cluster in ["cluster-a", "cluster-b"] {
+            let name = format!("kuard.gateway.{cluster}.dev-team.clusters.xcc.test");
+            let found = addresses(&built.table, &name);
+            assert!(
+                found.as_ref().is_some_and(|a| !a.is_empty()),
+                "{name}: {found:?}"
+            );
+            let key = NameBuf::from_presentation(&name).expect("valid").to_key();
+            assert!(matches!(
+                built.table.lookup(&key),
+                Lookup::Found { wildcard: true, .. }
+            ));
+        }
+        assert_ne!(
+            addresses(
+                &built.table,
+                "kuard.gateway.cluster-a.dev-team.clusters.xcc.test"
+            ),
+            addresses(
+                &built.table,
+                "kuard.gateway.cluster-b.dev-team.clusters.xcc.test"
+            )
+        );
+    }
+}
