@@ -156,7 +156,7 @@ fn one_cname_per_owner_and_none_at_the_apex() {
 #[test]
 fn ns_below_the_apex_and_soa_records_are_refused() {
     let mut builder = TableBuilder::new(TableConfig::default());
-    let ns = |name: &str| RecordValue::Ns(NameBuf::from_presentation(name).unwrap());
+    let ns = |name: &str| RecordValue::Ns(Box::new(NameBuf::from_presentation(name).unwrap()));
     assert!(
         builder
             .add(

@@ -729,7 +729,7 @@ impl<'a> Loader<'a> {
         let mut values = Vec::with_capacity(ns.len());
         for text in ns {
             match NameBuf::from_presentation(text) {
-                Ok(name) => values.push(RecordValue::Ns(name)),
+                Ok(name) => values.push(RecordValue::Ns(Box::new(name))),
                 Err(error) => {
                     let rejection = Rejection::BadName {
                         field: "ns",

@@ -15,12 +15,11 @@
 //! Identical records are merged; an RRset whose records disagree on TTL
 //! takes the smallest (RFC 2181 §5.2).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hashbrown::HashTable;
+use hashbrown::{HashMap, HashTable};
 use xcc_wire::{Class, NameBuf, NameKey, ParseError, RType};
 
 use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone};
@@ -108,10 +107,11 @@ pub enum RecordValue {
     A(Ipv4Addr),
     /// IPv6 address.
     Aaaa(Ipv6Addr),
-    /// Alias target.
-    Cname(NameBuf),
+    /// Alias target. Names are boxed so that the common values (addresses)
+    /// stay small: a builder holds a million of them.
+    Cname(Box<NameBuf>),
     /// Name server (apex only).
-    Ns(NameBuf),
+    Ns(Box<NameBuf>),
     /// Character-strings, each at most 255 octets.
     Txt(Vec<Vec<u8>>),
     /// Service location.
@@ -123,14 +123,14 @@ pub enum RecordValue {
         /// Port.
         port: u16,
         /// Target host.
-        target: NameBuf,
+        target: Box<NameBuf>,
     },
     /// Mail exchange.
     Mx {
         /// Preference.
         preference: u16,
         /// Mail host.
-        exchange: NameBuf,
+        exchange: Box<NameBuf>,
     },
     /// Any other type, RDATA given in wire form (RFC 3597).
     Other {
@@ -348,7 +348,9 @@ pub struct TableBuilder {
 struct Group {
     source: Source,
     owner_text: String,
-    owner: NameKey,
+    /// The owner's lowercase wire form, boxed to its own length (a
+    /// `NameKey` is 256 bytes, and a builder may hold a million groups).
+    owner: Box<[u8]>,
     ttl: u32,
     values: Vec<RecordValue>,
 }
@@ -428,7 +430,7 @@ impl TableBuilder {
         self.groups.push(Group {
             source,
             owner_text,
-            owner: name.to_key(),
+            owner: name.to_key().as_wire().into(),
             ttl,
             values,
         });
@@ -461,7 +463,7 @@ impl TableBuilder {
         for group in groups {
             let zone = zones
                 .iter_mut()
-                .filter(|z| group.owner.is_at_or_below(&z.apex))
+                .filter(|z| wire_is_at_or_below(&group.owner, z.apex.as_wire()))
                 .max_by_key(|z| z.apex.label_count());
             let result = match zone {
                 Some(zone) => zone.accept(&group),
@@ -500,6 +502,16 @@ impl TableBuilder {
     }
 }
 
+/// Whether the wire-form name `name` equals `apex` or lies below it (both
+/// lowercase): `apex` is a suffix of `name` that starts at a label.
+fn wire_is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
+    let mut at = 0;
+    while name.len() - at > apex.len() {
+        at += 1 + usize::from(name[at]);
+    }
+    name.len() - at == apex.len() && &name[at..] == apex
+}
+
 /// Checks a spec's fields and turns them into record values.
 fn spec_values(spec: &DnsRecordSpec) -> Result<Vec<RecordValue>, Rejection> {
     let kinds = [
@@ -532,7 +544,7 @@ fn spec_values(spec: &DnsRecordSpec) -> Result<Vec<RecordValue>, Rejection> {
         }
     }
     if let Some(target) = &spec.cname {
-        values.push(RecordValue::Cname(parse_name("cname", target)?));
+        values.push(RecordValue::Cname(Box::new(parse_name("cname", target)?)));
     }
     if !spec.txt.is_empty() {
         let mut strings = Vec::with_capacity(spec.txt.len());
@@ -549,7 +561,7 @@ fn spec_values(spec: &DnsRecordSpec) -> Result<Vec<RecordValue>, Rejection> {
             priority: srv.priority,
             weight: srv.weight,
             port: srv.port,
-            target: parse_name("srv.target", &srv.target)?,
+            target: Box::new(parse_name("srv.target", &srv.target)?),
         });
     }
     Ok(values)
@@ -587,7 +599,7 @@ fn push_tail_head(out: &mut Vec<u8>, rtype: RType, class: Class, ttl: u32, rdlen
 struct ZoneDraft {
     config: ZoneConfig,
     apex: NameKey,
-    owners: HashMap<Box<[u8]>, OwnerDraft>,
+    owners: HashMap<Box<[u8]>, OwnerDraft, foldhash::fast::RandomState>,
     /// Owners in first-seen order, for a deterministic layout.
     order: Vec<Box<[u8]>>,
 }
@@ -606,14 +618,14 @@ impl ZoneDraft {
         Self {
             config: config.clone(),
             apex: config.apex.to_key(),
-            owners: HashMap::new(),
+            owners: HashMap::with_hasher(foldhash::fast::RandomState::default()),
             order: Vec::new(),
         }
     }
 
     /// Checks `group` against what was accepted so far and adds it.
     fn accept(&mut self, group: &Group) -> Result<(), Rejection> {
-        let at_apex = group.owner == self.apex;
+        let at_apex = *group.owner == *self.apex.as_wire();
         let has_cname = group.values.iter().any(|v| v.rtype() == RType::CNAME);
         let has_other = group.values.iter().any(|v| v.rtype() != RType::CNAME);
         if has_cname && (has_other || at_apex) {
@@ -633,7 +645,7 @@ impl ZoneDraft {
         if group.values.iter().any(|v| v.rtype() == RType::SOA) {
             return Err(Rejection::MisplacedSoa);
         }
-        let key: Box<[u8]> = group.owner.as_wire().into();
+        let key: Box<[u8]> = group.owner.clone();
         if let Some(owner) = self.owners.get(&key) {
             if has_cname {
                 if let Some(with) = &owner.data_from {
@@ -691,7 +703,11 @@ impl ZoneDraft {
         if !apex_owner.rrsets.iter().any(|(t, _, _)| *t == RType::NS) {
             apex_owner.rrsets.insert(
                 0,
-                (RType::NS, config.ttl, vec![RecordValue::Ns(config.mname)]),
+                (
+                    RType::NS,
+                    config.ttl,
+                    vec![RecordValue::Ns(Box::new(config.mname))],
+                ),
             );
         }
         let mut soa_rdata = Vec::new();
@@ -722,7 +738,8 @@ impl ZoneDraft {
         // non-terminals (RFC 4592 §2.2.2).
         let apex_labels = self.apex.label_count();
         let mut all: Vec<Box<[u8]>> = Vec::with_capacity(self.order.len() * 2);
-        let mut seen: HashMap<Box<[u8]>, ()> = HashMap::with_capacity(self.order.len() * 2);
+        let mut seen: HashMap<Box<[u8]>, (), foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(self.order.len() * 2, Default::default());
         for owner in &self.order {
             let name = NameBuf::from_wire(owner).expect("owners are valid names");
             let key = name.to_key();
