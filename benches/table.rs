@@ -1,5 +1,6 @@
-//! Tables: build time and memory per record (1k, 100k, 1M names), and
-//! reader throughput while tables are swapped 100 times per second.
+//! Tables: build time and memory per record (1k, 100k, 1M names), snapshot
+//! encode/decode, and reader throughput while tables are swapped 100 times
+//! per second.
 //! `cargo bench -p xcc-benches --bench table`.
 
 // A bench binary reports its extra figures (memory, swaps) on the terminal.
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
 use xcc_responder::respond::{Context, Transport, respond};
 use xcc_responder::table::handle::TableHandle;
+use xcc_responder::table::snapshot;
 
 fn sizes() -> Vec<(&'static str, usize, usize)> {
     if xcc_benches::measuring() {
@@ -45,6 +47,28 @@ fn build(c: &mut Criterion) {
         group.throughput(Throughput::Elements(specs.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(label), &specs, |b, specs| {
             b.iter(|| black_box(xcc_benches::build_table(specs, 1)))
+        });
+    }
+    group.finish();
+}
+
+fn snapshot(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot");
+    group.sample_size(10);
+    for (label, wildcards, exact) in sizes() {
+        let table = xcc_benches::build_table(&xcc_benches::gateway_specs(wildcards, exact), 7);
+        let bytes = snapshot::encode(&table);
+        eprintln!(
+            "snapshot {label}: {} records, {:.1} MiB",
+            table.record_count(),
+            bytes.len() as f64 / (1024.0 * 1024.0)
+        );
+        group.throughput(Throughput::Elements(table.record_count() as u64));
+        group.bench_with_input(BenchmarkId::new("encode", label), &table, |b, table| {
+            b.iter(|| black_box(snapshot::encode(table)))
+        });
+        group.bench_with_input(BenchmarkId::new("decode", label), &bytes, |b, bytes| {
+            b.iter(|| black_box(snapshot::decode(bytes).expect("valid snapshot")))
         });
     }
     group.finish();
@@ -107,7 +131,7 @@ fn swap(c: &mut Criterion) {
 // criterion_group! generates an undocumented public function.
 #[allow(missing_docs)]
 mod group {
-    criterion::criterion_group!(benches, super::build, super::swap);
+    criterion::criterion_group!(benches, super::build, super::snapshot, super::swap);
 }
 
 criterion_main!(group::benches);

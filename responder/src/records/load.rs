@@ -54,6 +54,7 @@ use super::model::{API_VERSION, DEFAULT_TTL, DnsRecordManifest, DnsRecordSpec, K
 use crate::table::build::{
     Built, Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
 };
+use crate::table::snapshot::{self, SnapshotError};
 
 //----------- Errors -----------------------------------------------------------
 
@@ -67,6 +68,13 @@ pub enum LoadError {
         path: PathBuf,
         /// What the OS said.
         source: io::Error,
+    },
+    /// A snapshot (recognised by its magic) that fails its checks.
+    Snapshot {
+        /// The file, when known.
+        file: Option<String>,
+        /// What is wrong.
+        error: SnapshotError,
     },
     /// The file is not well-formed YAML or JSON (or not UTF-8).
     Syntax {
@@ -111,6 +119,7 @@ impl fmt::Display for LoadError {
         match self {
             Self::Io { path, source } => write!(f, "{}: cannot read: {source}", path.display()),
             Self::Syntax { file, message } => write!(f, "{}: syntax error: {message}", name(file)),
+            Self::Snapshot { file, error } => write!(f, "{}: {error}", name(file)),
             Self::Format {
                 file,
                 document,
@@ -164,6 +173,16 @@ pub fn load_bytes(
     file: Option<&str>,
     config: &TableConfig,
 ) -> Result<Built, LoadError> {
+    if snapshot::is_snapshot(bytes) {
+        let table = snapshot::decode(bytes).map_err(|error| LoadError::Snapshot {
+            file: file.map(str::to_owned),
+            error,
+        })?;
+        return Ok(Built {
+            table,
+            problems: Vec::new(),
+        });
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| LoadError::Syntax {
         file: file.map(str::to_owned),
         message: format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()),

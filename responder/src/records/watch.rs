@@ -324,6 +324,9 @@ impl Reloader {
         let built = load_bytes(&bytes, Some(&name), &config)?;
         let build_time = start.elapsed();
         let records = built.table.record_count();
+        // A snapshot carries the version its writer gave it; a records file
+        // gets ours.
+        let version = built.table.version();
         self.handle.publish(built.table);
         self.published = Some(digest);
         self.last_version = version;

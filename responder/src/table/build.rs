@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::{HashMap, HashTable};
 use xcc_wire::{Class, NameBuf, NameKey, ParseError, RType};
 
-use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone};
+use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone, wire_is_at_or_below};
 use crate::records::model::DnsRecordSpec;
 
 /// The largest TTL (RFC 2181 §8: the top bit must be zero).
@@ -500,16 +500,6 @@ impl TableBuilder {
             problems,
         }
     }
-}
-
-/// Whether the wire-form name `name` equals `apex` or lies below it (both
-/// lowercase): `apex` is a suffix of `name` that starts at a label.
-fn wire_is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
-    let mut at = 0;
-    while name.len() - at > apex.len() {
-        at += 1 + usize::from(name[at]);
-    }
-    name.len() - at == apex.len() && &name[at..] == apex
 }
 
 /// Checks a spec's fields and turns them into record values.

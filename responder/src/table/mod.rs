@@ -12,11 +12,13 @@
 //!
 //! Layout: [`build`] validates records and makes tables, [`lookup`] finds
 //! names (RFC 1034 §4.3.2, RFC 4592), [`handle`] shares the current table
-//! between workers and swaps it.
+//! between workers and swaps it, [`snapshot`] writes a built table to a
+//! checked binary file and reads it back.
 
 pub mod build;
 pub mod handle;
 pub mod lookup;
+pub mod snapshot;
 
 use std::hash::BuildHasher;
 
@@ -25,6 +27,16 @@ use xcc_wire::{Name, NameKey, RType};
 
 pub use build::{Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig};
 pub use lookup::Lookup;
+
+/// Whether the valid wire-form name `name` equals `apex` or lies below it
+/// (both lowercase): `apex` is a suffix of `name` starting at a label.
+fn wire_is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
+    let mut at = 0;
+    while name.len() - at > apex.len() {
+        at += 1 + usize::from(name[at]);
+    }
+    name.len() - at == apex.len() && &name[at..] == apex
+}
 
 /// Marks "no node" in [`Node::wildcard`].
 const NO_NODE: u32 = u32::MAX;
