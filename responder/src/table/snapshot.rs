@@ -294,7 +294,10 @@ fn chaos_tail(bytes: &[u8]) -> Result<Option<Vec<u8>>, SnapshotError> {
 fn decode_zone(input: &mut Input<'_>) -> Result<Zone, SnapshotError> {
     let apex_len = usize::from(input.u8()?);
     let apex_wire = input.take(apex_len)?;
-    let apex = lowercase_name(apex_wire)?.to_key();
+    check_lowercase_name(apex_wire)?;
+    let apex = NameBuf::from_wire(apex_wire)
+        .map_err(|_| SnapshotError::Invalid("the apex is not a valid name"))?
+        .to_key();
     let names = input.bytes_u32()?.to_vec();
     let node_count = input.count(15)?;
     let mut nodes = Vec::with_capacity(node_count);
@@ -341,29 +344,36 @@ fn decode_zone(input: &mut Input<'_>) -> Result<Zone, SnapshotError> {
 fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
     let invalid = SnapshotError::Invalid;
     let apex_wire = zone.apex.as_wire().to_vec();
-    // Names: in the arena, valid, lowercase, in the zone, unique.
+    // Names: in the arena, valid, lowercase, in the zone, unique. One probe
+    // of the hash table per name, through the entry API.
     for index in 0..zone.nodes.len() {
         let node = zone.nodes[index];
         let start = node.name_start as usize;
-        let name = zone
-            .names
+        let (names, nodes, hasher) = (&zone.names, &zone.nodes, &zone.hasher);
+        let name = names
             .get(start..start + usize::from(node.name_len))
             .ok_or(invalid("node name outside the name arena"))?;
-        lowercase_name(name)?;
+        check_lowercase_name(name)?;
         if !wire_is_at_or_below(name, &apex_wire) {
             return Err(invalid("node name outside its zone"));
         }
-        let hash = zone.hasher.hash_one(name);
-        let (names, nodes, hasher) = (&zone.names, &zone.nodes, &zone.hasher);
+        // Names of nodes already indexed passed the range check above.
         let name_of = |i: u32| {
             let n = &nodes[i as usize];
             &names[n.name_start as usize..n.name_start as usize + usize::from(n.name_len)]
         };
-        if zone.index.find(hash, |&i| name_of(i) == name).is_some() {
-            return Err(invalid("two nodes with the same name"));
+        match zone.index.entry(
+            hasher.hash_one(name),
+            |&i| name_of(i) == name,
+            |&i| hasher.hash_one(name_of(i)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => {
+                return Err(invalid("two nodes with the same name"));
+            }
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(index as u32);
+            }
         }
-        zone.index
-            .insert_unique(hash, index as u32, |&i| hasher.hash_one(name_of(i)));
     }
     // Structure: the apex, parents, wildcard links, RRsets and tails.
     let apex = zone
@@ -374,19 +384,16 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
     }
     for index in 0..zone.nodes.len() as u32 {
         let node = zone.nodes[index as usize];
-        let name = zone.node_name(index).to_vec();
-        if index != apex {
-            let parent = &name[1 + usize::from(name[0])..];
-            if zone.find(parent).is_none() {
-                return Err(invalid("a node's parent is missing"));
-            }
+        let name = zone.node_name(index);
+        if index != apex && zone.find(&name[1 + usize::from(name[0])..]).is_none() {
+            return Err(invalid("a node's parent is missing"));
         }
         if node.wildcard != NO_NODE {
             if node.wildcard as usize >= zone.nodes.len() {
                 return Err(invalid("wildcard link out of range"));
             }
             let child = zone.node_name(node.wildcard);
-            if child.len() != name.len() + 2 || &child[..2] != b"\x01*" || child[2..] != name[..] {
+            if child.len() != name.len() + 2 || &child[..2] != b"\x01*" || child[2..] != *name {
                 return Err(invalid(
                     "wildcard link to a node that is not the wildcard child",
                 ));
@@ -450,14 +457,14 @@ fn check_tails(tails: &[u8], rtype: Option<RType>) -> Result<usize, SnapshotErro
     Ok(count)
 }
 
-/// A valid, uncompressed, lowercase wire name.
-fn lowercase_name(wire: &[u8]) -> Result<NameBuf, SnapshotError> {
-    let name =
-        NameBuf::from_wire(wire).map_err(|_| SnapshotError::Invalid("a name is not valid"))?;
+/// Checks that `wire` is a valid, uncompressed, lowercase wire name.
+fn check_lowercase_name(wire: &[u8]) -> Result<(), SnapshotError> {
+    Name::from_wire(wire).map_err(|_| SnapshotError::Invalid("a name is not valid"))?;
+    // Length octets are below 64, never an uppercase letter.
     if wire.iter().any(u8::is_ascii_uppercase) {
         return Err(SnapshotError::Invalid("a name is not lowercase"));
     }
-    Ok(name)
+    Ok(())
 }
 
 #[cfg(test)]
