@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 export RUSTC_BOOTSTRAP=1
 
 seconds="${FUZZ_SECONDS:-30}"
-targets=(parse_message roundtrip)
+targets=(parse_message roundtrip respond snapshot)
 
 # New inputs go to a throw-away directory, so the committed corpus/ is only
 # read, never grown.

@@ -25,6 +25,8 @@
 #![deny(unsafe_code)]
 
 pub mod admin;
+#[cfg(any(fuzzing, feature = "fuzzing", test))]
+pub mod fuzzing;
 pub mod metrics;
 pub mod net;
 pub mod records;

@@ -2,6 +2,7 @@
 //! theme (the allocation test is its own binary, `alloc.rs`).
 
 mod building;
+mod corpus;
 mod model;
 mod reload;
 mod scenarios;

@@ -1,0 +1,35 @@
+//! `xcc-controller`: the control plane of xcc-dns, built on kube-rs.
+//!
+//! The control path:
+//!
+//! ```text
+//!  management cluster                         each workload cluster
+//!  GatewayDNS ─┐                              DNSRecord objects ──┐   EndpointSlices (compat)
+//!  Clusters ───┼─► gateways ── DNSRecords ──►                     ▼          │
+//!  Secrets ────┘                              records::endpointslices ◄──────┘
+//!                                             records::build (pure; the responder's
+//!                                               TableBuilder validates) ──► table, statuses
+//!                                             ──► snapshot ──► xcc-responder
+//! ```
+//!
+//! Layout:
+//! - [`api`]: the custom resources as Rust types (`DNSRecord`,
+//!   `GatewayDNS`); the CRDs are generated from them.
+//! - [`crd`]: renders the CRDs as YAML (`xcc-controller crd`); the files
+//!   under `manifests/crds/` are its output.
+//! - [`records`]: the workload side's pure decisions: EndpointSlices to
+//!   records, objects to a table and per-object statuses.
+//! - [`error`]: the error type, with a metric label per variant.
+//!
+//! Decisions are plain functions over whole object sets (no client, no
+//! clock), tested table-driven; the asynchronous shells around them stay
+//! thin.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod crd;
+pub mod error;
+pub mod records;
+
+pub use error::{Error, Result};
