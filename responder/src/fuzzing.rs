@@ -29,7 +29,11 @@ fn fixture() -> &'static Table {
         });
         let big = (1..=60).map(|i| format!("10.1.0.{i}")).collect();
         for s in [
-            spec("*.gateway.a.b.clusters.xcc.test", vec!["10.0.0.1".into(), "fd00::1".into()], None),
+            spec(
+                "*.gateway.a.b.clusters.xcc.test",
+                vec!["10.0.0.1".into(), "fd00::1".into()],
+                None,
+            ),
             spec("www.xcc.test", vec!["192.0.2.1".into()], None),
             spec("alias.xcc.test", vec![], Some("www.xcc.test")),
             spec("loop1.xcc.test", vec![], Some("loop2.xcc.test")),
@@ -65,7 +69,10 @@ fn check_answers(table: &Table, data: &[u8]) {
                 .ok()
                 .and_then(|m| m.edns())
                 .map_or(512, |e| usize::from(e.effective_payload_size().min(1232)));
-            assert!(len <= edns_limit.max(512), "UDP answer of {len} > {edns_limit}");
+            assert!(
+                len <= edns_limit.max(512),
+                "UDP answer of {len} > {edns_limit}"
+            );
         }
         let answer = Message::parse(&out[..len]).expect("our answer parses");
         assert!(answer.header().flags.qr());

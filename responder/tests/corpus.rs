@@ -5,7 +5,9 @@
 use std::path::Path;
 
 fn replay(target: &str, body: fn(&[u8])) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     let entries = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("missing seed corpus {}: {e}", dir.display()));
     let mut count = 0;
