@@ -10,6 +10,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A watch stream ended before its initial list was complete.
+    #[error("a watch ended before its initial list was complete")]
+    WatchEnded,
     /// A CRD could not be rendered as YAML.
     #[error("cannot render the {crd} CRD as YAML")]
     CrdYaml {
@@ -62,6 +65,7 @@ impl Error {
     /// never containing data.
     pub fn metric_label(&self) -> &'static str {
         match self {
+            Self::WatchEnded => "watch_ended",
             Self::CrdYaml { .. } => "crd_yaml",
             Self::Write { .. } => "write",
             Self::Read { .. } => "read",

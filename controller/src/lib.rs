@@ -33,3 +33,4 @@ pub mod error;
 pub mod records;
 
 pub use error::{Error, Result};
+pub mod telemetry;

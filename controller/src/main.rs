@@ -5,13 +5,24 @@
 //! Subcommands:
 //! - `crd`: print the CustomResourceDefinitions generated from the Rust
 //!   types, or write one file per CRD with `--out DIR`.
+//! - `records`: the responder's sidecar in a workload cluster: watch
+//!   `DNSRecord` objects (and annotated EndpointSlices), publish the
+//!   snapshot the responder serves, write each record's status.
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
 use xcc_controller::crd;
+use xcc_controller::records::endpointslices::SliceApiVersion;
+use xcc_controller::records::run::{RecordsOptions, run};
+use xcc_controller::telemetry::{self, RecordsMetrics};
+use xcc_responder::table::{TableConfig, ZoneConfig};
+use xcc_wire::NameBuf;
 
 /// The control plane of xcc-dns.
 #[derive(Debug, Parser)]
@@ -30,12 +41,73 @@ enum Command {
         #[arg(long, value_name = "DIR", env = "XCC_CRD_OUT")]
         out: Option<PathBuf>,
     },
+    /// Watch DNSRecords (and annotated EndpointSlices) in one namespace and
+    /// publish the snapshot the responder serves (the responder's sidecar).
+    Records(RecordsArgs),
+}
+
+/// Flags of `records`; each also reads an environment variable.
+#[derive(Debug, clap::Args)]
+struct RecordsArgs {
+    /// Namespace watched.
+    #[arg(long, env = "XCC_NAMESPACE", default_value = "xcc-dns")]
+    namespace: String,
+    /// Snapshot file the responder reads (`xcc-responder --records`).
+    #[arg(long, env = "XCC_SNAPSHOT")]
+    out: PathBuf,
+    /// Zone served; repeat for several (must match the responder's).
+    #[arg(
+        long = "zone",
+        env = "XCC_ZONES",
+        value_delimiter = ',',
+        default_value = "xcc.test."
+    )]
+    zones: Vec<String>,
+    /// Seconds negative answers may be cached (SOA MINIMUM).
+    #[arg(long, env = "XCC_NEGATIVE_TTL", default_value_t = 5)]
+    negative_ttl: u32,
+    /// Milliseconds of quiet after a change before rebuilding.
+    #[arg(long, env = "XCC_DEBOUNCE_MS", default_value_t = 100)]
+    debounce_ms: u64,
+    /// What to watch.
+    #[arg(
+        long,
+        env = "XCC_SOURCES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "dnsrecords"
+    )]
+    sources: Vec<Sources>,
+    /// API version of EndpointSlices (v1beta1 before Kubernetes 1.21).
+    #[arg(long, env = "XCC_ENDPOINTSLICE_VERSION", value_enum, default_value_t = SliceVersion::V1)]
+    endpointslice_version: SliceVersion,
+    /// Address of /metrics, /healthz and /readyz; "off" disables it.
+    #[arg(long, env = "XCC_ADMIN_LISTEN", default_value = "127.0.0.1:9154")]
+    admin_listen: String,
+    /// This instance's name in Events (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    instance: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Sources {
+    /// DNSRecord objects.
+    Dnsrecords,
+    /// EndpointSlices annotated `connectivity.tanzu.vmware.com/dns-hostname`.
+    Endpointslices,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SliceVersion {
+    V1,
+    V1beta1,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crd { out } => run_crd(out),
+        Command::Records(args) => run_records(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,4 +139,78 @@ fn run_crd(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+fn run_records(args: RecordsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+    let mut zones = Vec::new();
+    for zone in &args.zones {
+        let apex = NameBuf::from_presentation(zone)
+            .map_err(|e| format!("--zone {zone:?} is not a valid name: {e}"))?;
+        zones.push(ZoneConfig {
+            minimum: args.negative_ttl,
+            ..ZoneConfig::new(apex)
+        });
+    }
+    let options = RecordsOptions {
+        namespace: args.namespace.clone(),
+        out: args.out.clone(),
+        table: TableConfig {
+            zones,
+            ..TableConfig::default()
+        },
+        debounce: Duration::from_millis(args.debounce_ms),
+        watch_records: args.sources.contains(&Sources::Dnsrecords),
+        watch_endpointslices: args
+            .sources
+            .contains(&Sources::Endpointslices)
+            .then_some(match args.endpointslice_version {
+                SliceVersion::V1 => SliceApiVersion::V1,
+                SliceVersion::V1beta1 => SliceApiVersion::V1Beta1,
+            }),
+        instance: args.instance.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_default().await?;
+        let metrics = RecordsMetrics::new();
+        if args.admin_listen != "off" {
+            let address: SocketAddr = args
+                .admin_listen
+                .parse()
+                .map_err(|e| format!("--admin-listen {:?}: {e}", args.admin_listen))?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on admin address {address}: {e}"))?;
+            let router = telemetry::router(std::sync::Arc::clone(&metrics));
+            tokio::spawn(async move { axum::serve(listener, router).await });
+        }
+        tracing::info!(
+            namespace = %options.namespace,
+            out = %options.out.display(),
+            sources = ?args.sources,
+            "starting xcc-controller records"
+        );
+        run(client, options, metrics, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

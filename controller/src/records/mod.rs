@@ -19,6 +19,8 @@
 
 pub mod build;
 pub mod endpointslices;
+pub mod publish;
+pub mod run;
 
 use std::fmt;
 

@@ -1,0 +1,316 @@
+//! `xcc-controller records`: the sidecar loop, the thin shell around the
+//! pure [`super::build`].
+//!
+//! 1. A kube-runtime reflector watches `DNSRecord` objects in one namespace
+//!    (as `DynamicObject`s, so that one object that does not match the type
+//!    is reported as `NotARecord` instead of failing the whole list), and,
+//!    when enabled, annotated EndpointSlices. Watch errors back off and
+//!    resume; the store keeps the last state meanwhile.
+//! 2. Nothing is published until every store has its initial list
+//!    (`wait_until_ready`): never an empty or partial table at start.
+//! 3. Then, on every change, after a short debounce that coalesces bursts,
+//!    the whole record set is rebuilt from the stores (level-triggered, no
+//!    deltas), written as a snapshot when its content changed, and each
+//!    `DNSRecord`'s status is patched where it differs; a newly rejected
+//!    record also gets a Kubernetes Event.
+//! 4. While the API server is unreachable the snapshot in place stays, so
+//!    the responder keeps serving it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use tokio::sync::Notify;
+use xcc_responder::table::TableConfig;
+
+use super::ObjectKey;
+use super::build::{PublishGate, build_records, decode_record};
+use super::endpointslices::{EndpointSlice, SliceApiVersion, derive_records};
+use super::publish::SnapshotFile;
+use crate::api::{DNSRecord, DNSRecordStatus, RecordState};
+use crate::error::Error;
+use crate::telemetry::RecordsMetrics;
+
+/// The field manager of every write this controller makes.
+pub const FIELD_MANAGER: &str = "xcc-controller-records";
+
+/// What `records` is told to do.
+#[derive(Clone, Debug)]
+pub struct RecordsOptions {
+    /// The namespace watched.
+    pub namespace: String,
+    /// The snapshot the responder reads.
+    pub out: PathBuf,
+    /// The zones served (their SOA and NS settings).
+    pub table: TableConfig,
+    /// Quiet time after a change before rebuilding.
+    pub debounce: Duration,
+    /// Watch `DNSRecord` objects.
+    pub watch_records: bool,
+    /// Watch annotated EndpointSlices, of this API version.
+    pub watch_endpointslices: Option<SliceApiVersion>,
+    /// This instance's name in Events (the pod name).
+    pub instance: Option<String>,
+}
+
+/// Runs until `shutdown` completes or a store's writer is gone.
+pub async fn run(
+    client: Client,
+    options: RecordsOptions,
+    metrics: Arc<RecordsMetrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let changed = Arc::new(Notify::new());
+    let record_resource = ApiResource::erase::<DNSRecord>(&());
+    let records_api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &options.namespace, &record_resource);
+    let records_store = options.watch_records.then(|| {
+        let writer = reflector::store::Writer::new(record_resource.clone());
+        let store = writer.as_reader();
+        let stream = watcher(records_api.clone(), watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .touched_objects();
+        tokio::spawn(drive(
+            "DNSRecord",
+            stream,
+            Arc::clone(&changed),
+            Arc::clone(&metrics),
+        ));
+        store
+    });
+    let slices_store = options.watch_endpointslices.map(|version| {
+        let api: Api<EndpointSlice> =
+            Api::namespaced_with(client.clone(), &options.namespace, &version);
+        let writer = reflector::store::Writer::new(version);
+        let store = writer.as_reader();
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .touched_objects();
+        tokio::spawn(drive(
+            "EndpointSlice",
+            stream,
+            Arc::clone(&changed),
+            Arc::clone(&metrics),
+        ));
+        store
+    });
+
+    tokio::pin!(shutdown);
+    // 2. The initial lists, before anything is published.
+    let ready = async {
+        if let Some(store) = &records_store {
+            store
+                .wait_until_ready()
+                .await
+                .map_err(|_| Error::WatchEnded)?;
+        }
+        if let Some(store) = &slices_store {
+            store
+                .wait_until_ready()
+                .await
+                .map_err(|_| Error::WatchEnded)?;
+        }
+        Ok::<(), Error>(())
+    };
+    tokio::select! {
+        result = ready => result?,
+        () = &mut shutdown => return Ok(()),
+    }
+    tracing::info!(namespace = %options.namespace, "initial lists complete; publishing");
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: options.instance.clone(),
+        },
+    );
+    let mut state = LoopState {
+        file: SnapshotFile::open(&options.out),
+        gate: PublishGate::default(),
+        rejected: HashMap::new(),
+    };
+    let mut table_config = options.table.clone();
+    loop {
+        let started = Instant::now();
+        let records = records_store.as_ref().map(Store::state).unwrap_or_default();
+        let slices = slices_store.as_ref().map(Store::state).unwrap_or_default();
+        reconcile(
+            &client,
+            &records,
+            &slices,
+            &record_resource,
+            &mut table_config,
+            &mut state,
+            &recorder,
+            &metrics,
+        )
+        .await;
+        metrics
+            .rebuild_seconds
+            .observe(started.elapsed().as_secs_f64());
+        tokio::select! {
+            () = changed.notified() => {}
+            () = &mut shutdown => return Ok(()),
+        }
+        // Coalesce a burst of changes into one rebuild; a change during the
+        // wait leaves a permit, so nothing is missed.
+        tokio::time::sleep(options.debounce).await;
+    }
+}
+
+/// What the loop keeps between rebuilds.
+struct LoopState {
+    file: SnapshotFile,
+    gate: PublishGate,
+    /// Objects last reported as rejected, with the message, so an Event is
+    /// emitted once per new rejection, not per rebuild.
+    rejected: HashMap<ObjectKey, String>,
+}
+
+/// One level-triggered pass: build from the stores, publish, write statuses.
+#[allow(clippy::too_many_arguments)]
+async fn reconcile(
+    client: &Client,
+    objects: &[Arc<DynamicObject>],
+    slices: &[Arc<EndpointSlice>],
+    resource: &ApiResource,
+    config: &mut TableConfig,
+    state: &mut LoopState,
+    recorder: &Recorder,
+    metrics: &RecordsMetrics,
+) {
+    let mut records = Vec::with_capacity(objects.len());
+    let mut unreadable = Vec::new();
+    for object in objects {
+        match decode_record(object) {
+            Ok(record) => records.push(record),
+            Err(problem) => unreadable.push(problem),
+        }
+    }
+    let derived = derive_records(slices);
+    config.version = state.file.next_version();
+    let build = build_records(&records, &unreadable, &derived.records, config);
+    metrics
+        .records_seen
+        .store(objects.len() as u64, Ordering::Relaxed);
+    metrics
+        .records_accepted
+        .store(build.accepted.len() as u64, Ordering::Relaxed);
+    metrics
+        .records_rejected
+        .store(build.problems.len() as u64, Ordering::Relaxed);
+    if state.gate.needs_publish(build.digest) {
+        match state.file.write(&build.table) {
+            Ok(()) => {
+                state.gate.published(build.digest);
+                metrics.publish_ok(build.table.version());
+                tracing::info!(
+                    version = build.table.version(),
+                    records = build.table.record_count(),
+                    accepted = build.accepted.len(),
+                    rejected = build.problems.len(),
+                    file = %state.file.path().display(),
+                    "snapshot published"
+                );
+            }
+            Err(error) => {
+                metrics.publish_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(file = %state.file.path().display(), %error, "cannot write the snapshot; the old one stays");
+            }
+        }
+    }
+    // Statuses: patch only what differs from what the object says.
+    let by_key: HashMap<ObjectKey, &Arc<DynamicObject>> =
+        objects.iter().map(|o| (ObjectKey::of(&**o), o)).collect();
+    for status in &build.statuses {
+        let Some(object) = by_key.get(&status.key) else {
+            continue;
+        };
+        let current: Option<DNSRecordStatus> = object
+            .data
+            .get("status")
+            .and_then(|s| serde_json::from_value(s.clone()).ok());
+        if current.as_ref() != Some(&status.status) {
+            let api: Api<DNSRecord> = Api::namespaced(client.clone(), &status.key.namespace);
+            let patch = Patch::Merge(serde_json::json!({ "status": status.status }));
+            match api
+                .patch_status(&status.key.name, &PatchParams::default(), &patch)
+                .await
+            {
+                Ok(_) => metrics.status_writes.fetch_add(1, Ordering::Relaxed),
+                Err(error) => {
+                    tracing::warn!(object = %status.key, %error, "cannot write the status");
+                    metrics.status_failures.fetch_add(1, Ordering::Relaxed)
+                }
+            };
+        }
+        let message = status.status.message.clone().unwrap_or_default();
+        let rejected = status.status.state == Some(RecordState::Rejected);
+        let previous = state.rejected.get(&status.key);
+        if rejected && previous != Some(&message) {
+            tracing::warn!(object = %status.key, %message, "record rejected");
+            let event = Event {
+                type_: EventType::Warning,
+                reason: status
+                    .status
+                    .reason
+                    .map_or("Rejected", |r| r.as_str())
+                    .to_owned(),
+                note: Some(truncate(&message, 1000)),
+                action: "Validate".into(),
+                secondary: None,
+            };
+            if let Err(error) = recorder.publish(&event, &object.object_ref(resource)).await {
+                tracing::debug!(object = %status.key, %error, "cannot emit the event");
+            }
+            state.rejected.insert(status.key.clone(), message);
+        } else if !rejected {
+            state.rejected.remove(&status.key);
+        }
+    }
+    state.rejected.retain(|key, _| by_key.contains_key(key));
+}
+
+/// Drives one reflector stream: every event wakes the rebuild loop; errors
+/// are counted and logged (the stream backs off and resumes by itself).
+async fn drive<S, K>(
+    kind: &'static str,
+    stream: S,
+    changed: Arc<Notify>,
+    metrics: Arc<RecordsMetrics>,
+) where
+    S: futures::Stream<Item = Result<K, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream.into_stream());
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(_) => changed.notify_one(),
+            Err(error) => {
+                metrics.watch_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(kind, %error, "watch error; backing off and resuming");
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
