@@ -726,16 +726,26 @@ impl ZoneDraft {
 
         // Every ancestor of an owner down from the apex exists: empty
         // non-terminals (RFC 4592 §2.2.2).
-        let apex_labels = self.apex.label_count();
-        let mut all: Vec<Box<[u8]>> = Vec::with_capacity(self.order.len() * 2);
-        let mut seen: HashMap<Box<[u8]>, (), foldhash::fast::RandomState> =
-            HashMap::with_capacity_and_hasher(self.order.len() * 2, Default::default());
+        // Ancestors are suffixes of the owners' own bytes, so they are
+        // borrowed, not copied: no allocation per name.
+        let apex_len = self.apex.as_wire().len();
+        let mut all: Vec<&[u8]> = Vec::with_capacity(self.order.len() * 2);
+        let mut seen: hashbrown::HashSet<&[u8], foldhash::fast::RandomState> =
+            hashbrown::HashSet::with_capacity_and_hasher(self.order.len() * 2, Default::default());
         for owner in &self.order {
-            let name = NameBuf::from_wire(owner).expect("owners are valid names");
-            let key = name.to_key();
-            for level in (0..=key.label_count() - apex_labels).rev() {
-                let wire: Box<[u8]> = key.parent_wire(level).expect("within the name").into();
-                if seen.insert(wire.clone(), ()).is_none() {
+            // Walk from the apex down to the owner, so parents come first.
+            let mut starts = [0usize; 128];
+            let mut levels = 0;
+            let mut at = 0;
+            while owner.len() - at > apex_len {
+                starts[levels] = at;
+                levels += 1;
+                at += 1 + usize::from(owner[at]);
+            }
+            starts[levels] = at;
+            for &start in starts[..=levels].iter().rev() {
+                let wire = &owner[start..];
+                if seen.insert(wire) {
                     all.push(wire);
                 }
             }
@@ -754,7 +764,7 @@ impl ZoneDraft {
             negative_soa: (0, 0),
         };
         let mut record_count = 0;
-        for wire in &all {
+        for &wire in &all {
             let index = zone.nodes.len() as u32;
             let name_start = zone.names.len() as u32;
             zone.names.extend_from_slice(wire);
