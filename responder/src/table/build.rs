@@ -795,7 +795,7 @@ impl ZoneDraft {
                 rrset_start,
                 wildcard: NO_NODE,
             });
-            let hash = zone.hasher.hash_one(&wire[..]);
+            let hash = zone.hasher.hash_one(wire);
             let (names, nodes, hasher) = (&zone.names, &zone.nodes, &zone.hasher);
             zone.index.insert_unique(hash, index, |&i| {
                 let node = &nodes[i as usize];
