@@ -1,4 +1,21 @@
 //! The integration tests of `xcc-controller`: one binary, one module per
 //! theme.
+//!
+//! The `k8s_*` and `process_e2e` modules run against a real kube-apiserver
+//! 1.20 started by `tests/k8s/apiserver.sh` (see `apiserver`: one instance
+//! shared by the binary, a namespace per test, a private instance for the
+//! test that restarts its API server); they skip when kube-apiserver is not
+//! built, unless `XCC_REQUIRE_TOOLS=1`. `mock_faults` injects the faults a
+//! real server will not produce on demand, through kube's client over a
+//! mock service.
 
+// Tests report skips, timings and child processes' logs on stderr.
+#![allow(clippy::disallowed_macros)]
+
+mod apiserver;
 mod crd_in_sync;
+mod k8s_records;
+mod k8s_resilience;
+mod k8s_schema;
+mod mock_faults;
+mod process_e2e;

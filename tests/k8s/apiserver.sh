@@ -14,7 +14,8 @@
 #   apiserver.sh stop <name>|--all     stop instance(s), remove the state dir
 #   apiserver.sh status [<name>]       show instance(s); exit 1 if <name> is down
 #   apiserver.sh env <name> [VAR]      print VAR=<kubeconfig> (VAR: KUBECONFIG)
-#   apiserver.sh pause <name>          stop only its kube-apiserver (etcd, port stay)
+#   apiserver.sh pause <name> [--kill] stop only its kube-apiserver (etcd, port stay);
+#                                      --kill: SIGKILL at once (a crash), not TERM
 #   apiserver.sh resume <name>         start that kube-apiserver again, same URL
 #   apiserver.sh smoke <name>          check an instance with curl (CRD, SSA, POST)
 #
@@ -574,16 +575,34 @@ load_instance() {
     done <"$DIR/env"
 }
 
-# pause <name>: stops only the kube-apiserver of an instance; etcd, its data,
-# the certificates and the port stay, so `resume` brings the same API back at
-# the same URL (clients see connection refused in between).
+# pause <name> [--kill]: stops only the kube-apiserver of an instance; etcd,
+# its data, the certificates and the port stay, so `resume` brings the same
+# API back at the same URL (clients see connection refused in between).
+# TERM lets it shut down gracefully, which takes up to the 10 s that
+# stop_pid allows while clients hold watches open; --kill sends KILL at once:
+# a crash, with every connection reset, and no wait.
 cmd_pause() {
-    [[ -n ${1:-} ]] || die "usage: pause <name>"
+    [[ -n ${1:-} ]] || die "usage: pause <name> [--kill]"
     load_instance "$1"
-    local pid
+    local hard=0
+    case ${2:-} in
+    '') ;;
+    --kill) hard=1 ;;
+    *) die "pause: unknown option $2" ;;
+    esac
+    local pid i
     if pid=$(instance_pid "$DIR" kube-apiserver); then
-        stop_pid "$pid" 10
-        log "paused '$NAME' (kube-apiserver stopped; etcd keeps the data)"
+        if ((hard)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            # Not our child: poll until it is gone (at most 5 s).
+            for ((i = 0; i < 50; i++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+        else
+            stop_pid "$pid" 10
+        fi
+        log "paused '$NAME' (kube-apiserver $( ((hard)) && echo killed || echo stopped); etcd keeps the data)"
     else
         log "kube-apiserver of '$NAME' is not running"
     fi

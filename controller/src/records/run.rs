@@ -12,7 +12,8 @@
 //!    the whole record set is rebuilt from the stores (level-triggered, no
 //!    deltas), written as a snapshot when its content changed, and each
 //!    `DNSRecord`'s status is patched where it differs; a newly rejected
-//!    record also gets a Kubernetes Event.
+//!    record also gets a Kubernetes Event. A snapshot or status write that
+//!    fails is retried after a backoff (1 s doubling to 60 s), change or not.
 //! 4. While the API server is unreachable the snapshot in place stays, so
 //!    the responder keeps serving it.
 
@@ -41,6 +42,14 @@ use crate::telemetry::RecordsMetrics;
 
 /// The field manager of every write this controller makes.
 pub const FIELD_MANAGER: &str = "xcc-controller-records";
+
+/// After a pass whose snapshot or status write failed, the next pass runs
+/// this long later even when nothing changes (doubling per failed pass up
+/// to [`RETRY_MAX`]): a failed write is retried, not left until the next
+/// change of some object.
+const RETRY_MIN: Duration = Duration::from_secs(1);
+/// The longest wait before retrying failed writes.
+const RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// What `records` is told to do.
 #[derive(Clone, Debug)]
@@ -141,11 +150,12 @@ pub async fn run(
         rejected: HashMap::new(),
     };
     let mut table_config = options.table.clone();
+    let mut retry = RETRY_MIN;
     loop {
         let started = Instant::now();
         let records = records_store.as_ref().map(Store::state).unwrap_or_default();
         let slices = slices_store.as_ref().map(Store::state).unwrap_or_default();
-        reconcile(
+        let complete = reconcile(
             &client,
             &records,
             &slices,
@@ -159,8 +169,24 @@ pub async fn run(
         metrics
             .rebuild_seconds
             .observe(started.elapsed().as_secs_f64());
+        // A failed write is retried after a backoff, change or not.
+        let retry_in = if complete {
+            retry = RETRY_MIN;
+            None
+        } else {
+            let wait = retry;
+            retry = (retry * 2).min(RETRY_MAX);
+            Some(wait)
+        };
+        let retry_timer = async {
+            match retry_in {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = changed.notified() => {}
+            () = retry_timer => {}
             () = &mut shutdown => return Ok(()),
         }
         // Coalesce a burst of changes into one rebuild; a change during the
@@ -179,6 +205,7 @@ struct LoopState {
 }
 
 /// One level-triggered pass: build from the stores, publish, write statuses.
+/// Returns whether every write needed succeeded (`false`: retry later).
 #[allow(clippy::too_many_arguments)]
 async fn reconcile(
     client: &Client,
@@ -189,7 +216,8 @@ async fn reconcile(
     state: &mut LoopState,
     recorder: &Recorder,
     metrics: &RecordsMetrics,
-) {
+) -> bool {
+    let mut complete = true;
     let mut records = Vec::with_capacity(objects.len());
     let mut unreadable = Vec::new();
     for object in objects {
@@ -225,6 +253,7 @@ async fn reconcile(
                 );
             }
             Err(error) => {
+                complete = false;
                 metrics.publish_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(file = %state.file.path().display(), %error, "cannot write the snapshot; the old one stays");
             }
@@ -243,13 +272,27 @@ async fn reconcile(
             .and_then(|s| serde_json::from_value(s.clone()).ok());
         if current.as_ref() != Some(&status.status) {
             let api: Api<DNSRecord> = Api::namespaced(client.clone(), &status.key.namespace);
-            let patch = Patch::Merge(serde_json::json!({ "status": status.status }));
+            // A merge patch leaves fields it does not name: name every
+            // field the object has and ours lacks with `null`, or a record
+            // going from Rejected to Accepted keeps its old reason and
+            // message (and the status never converges: a patch per rebuild).
+            let mut body = serde_json::to_value(&status.status).unwrap_or_default();
+            if let (Some(body), Some(old)) = (
+                body.as_object_mut(),
+                object.data.get("status").and_then(|s| s.as_object()),
+            ) {
+                for field in old.keys() {
+                    body.entry(field.clone()).or_insert(serde_json::Value::Null);
+                }
+            }
+            let patch = Patch::Merge(serde_json::json!({ "status": body }));
             match api
                 .patch_status(&status.key.name, &PatchParams::default(), &patch)
                 .await
             {
                 Ok(_) => metrics.status_writes.fetch_add(1, Ordering::Relaxed),
                 Err(error) => {
+                    complete = false;
                     tracing::warn!(object = %status.key, %error, "cannot write the status");
                     metrics.status_failures.fetch_add(1, Ordering::Relaxed)
                 }
@@ -280,6 +323,7 @@ async fn reconcile(
         }
     }
     state.rejected.retain(|key, _| by_key.contains_key(key));
+    complete
 }
 
 /// Drives one reflector stream: every event wakes the rebuild loop; errors
