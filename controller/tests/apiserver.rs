@@ -45,9 +45,6 @@ use xcc_responder::table::snapshot;
 use xcc_responder::table::{Lookup, Table, TableConfig, ZoneConfig};
 use xcc_wire::{NameBuf, RType};
 
-/// The Kubernetes version the script builds (its cache key).
-const K8S_VERSION: &str = "1.20.2";
-
 /// The zone every test serves.
 pub(crate) const ZONE: &str = "xcc.test.";
 
@@ -84,10 +81,14 @@ pub(crate) fn skip<T>(test: &str, reason: &str) -> Option<T> {
 
 /// Why a real API server cannot be started here, if it cannot.
 fn missing_tools() -> Option<String> {
-    let cache = std::env::var_os("XCC_K8S_CACHE")
-        .map_or_else(|| PathBuf::from("/var/cache/xcc-dns/k8s"), PathBuf::from);
-    let binary = cache.join(K8S_VERSION).join("bin/kube-apiserver");
-    if !binary.is_file() {
+    // The script knows where its cache keeps the binary (the key includes
+    // the build revision of its patches).
+    let output = match Command::new(script()).arg("binary").output() {
+        Ok(output) => output,
+        Err(error) => return Some(format!("cannot run {}: {error}", script().display())),
+    };
+    let binary = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if !output.status.success() || !binary.is_file() {
         return Some(format!(
             "{} is not built; run `tests/k8s/apiserver.sh build` (about 9 minutes, once)",
             binary.display()

@@ -36,8 +36,11 @@ set -euo pipefail
 # The upstream version Debian bookworm's `kubernetes` source package carries
 # (1.20.5+really1.20.2-...). The cache is keyed by it.
 readonly K8S_VERSION=1.20.2
+# Bumped whenever the patches applied before building change, so that a
+# cached binary built with older patches is not reused.
+readonly BUILD_REV=2
 readonly CACHE_ROOT=${XCC_K8S_CACHE:-/var/cache/xcc-dns/k8s}
-readonly CACHE=$CACHE_ROOT/$K8S_VERSION
+readonly CACHE=$CACHE_ROOT/$K8S_VERSION-r$BUILD_REV
 readonly APISERVER_BIN=$CACHE/bin/kube-apiserver
 readonly STATE_ROOT=${XCC_K8S_STATE:-/tmp/xcc-k8s}
 readonly START_TIMEOUT=${XCC_K8S_START_TIMEOUT:-60}
@@ -178,6 +181,19 @@ cmd_build() {
         # Debian's gocode tree may hold test data or go.mod files that the
         # vendor directory must not contain.
         rm -f "$vendored/go.mod" "$vendored/go.sum"
+    fi
+
+    # The zero-value fix: built with Go >= 1.18, the 1.20 schema validator
+    # takes an empty string ("") for null, because `reflect.Zero` now shares
+    # one zero buffer and `reflect.DeepEqual` of the two Values compares
+    # their pointers; a CRD field `message: ""` is then refused. Later
+    # kube-openapi versions test `data == nil` only, as this patch does.
+    local type_go=$src/vendor/k8s.io/kube-openapi/pkg/validation/validate/type.go
+    local zero_check='if data == nil || reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data)) {'
+    if grep -qF "$zero_check" "$type_go"; then
+        log "patching the schema validator's zero-value check (Go >= 1.18)"
+        sed -i "s/if data == nil || reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data)) {/if data == nil {/" "$type_go"
+        grep -q 'reflect\.' "$type_go" || sed -i '/^\s*"reflect"$/d' "$type_go"
     fi
 
     # `make` generates code (deepcopy, defaults, conversions, openapi) before
@@ -772,6 +788,11 @@ main() {
     (($#)) && shift
     case $cmd in
     build) cmd_build "$@" ;;
+    binary)
+        # The path of the cached binary; exit 1 when it is not built.
+        echo "$APISERVER_BIN"
+        [[ -x $APISERVER_BIN ]]
+        ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
     env) cmd_env "$@" ;;
