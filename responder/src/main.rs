@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use xcc_responder::metrics::Metrics;
-use xcc_responder::net::{Server, ServerConfig, TcpLimits};
+use xcc_responder::net::{BindError, Server, ServerConfig, TcpLimits};
 use xcc_responder::records::watch::Reloader;
 use xcc_responder::respond::DEFAULT_UDP_PAYLOAD;
 use xcc_responder::table::handle::TableHandle;
@@ -28,8 +28,7 @@ struct Args {
     records: PathBuf,
 
     /// Address to listen on, UDP and TCP; repeat for several.
-    #[arg(long = "listen", env = "XCC_LISTEN", value_delimiter = ',',
-          default_values_t = [SocketAddr::from(([127, 0, 0, 1], 5353)), "[::1]:5353".parse().unwrap()])]
+    #[arg(long = "listen", env = "XCC_LISTEN", value_delimiter = ',', default_values_t = default_listen())]
     listen: Vec<SocketAddr>,
 
     /// Zone served; repeat for several.
@@ -171,7 +170,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!("no records loaded yet; waiting for a valid file");
     }
     let metrics = Metrics::new(Arc::clone(&handle), reloader.stats());
-    let server = Server::bind(server_config)?;
+    let server = bind(server_config, args.listen == default_listen())?;
     for address in server.local_addrs() {
         tracing::info!(%address, "listening (UDP and TCP)");
     }
@@ -209,6 +208,33 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })
+}
+
+/// The listen addresses used when `--listen` is not given.
+fn default_listen() -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::from(([127, 0, 0, 1], 5353)),
+        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 5353)),
+    ]
+}
+
+/// Binds the sockets. With the default addresses, a machine without IPv6
+/// (some containers have no `::1`) serves on IPv4 alone, with a warning;
+/// an address given explicitly must be bound or the start fails.
+fn bind(mut config: ServerConfig, defaults: bool) -> Result<Server, BindError> {
+    match Server::bind(config.clone()) {
+        Err(BindError::Socket {
+            address, source, ..
+        }) if defaults
+            && address.is_ipv6()
+            && source.kind() == std::io::ErrorKind::AddrNotAvailable =>
+        {
+            tracing::warn!(%address, "no IPv6 loopback here ({source}); serving on IPv4 only");
+            config.listen.retain(SocketAddr::is_ipv4);
+            Server::bind(config)
+        }
+        result => result,
+    }
 }
 
 /// Completes on SIGTERM or SIGINT.

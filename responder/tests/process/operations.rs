@@ -278,3 +278,38 @@ fn json_logs_are_one_object_per_line() {
         );
     }
 }
+
+/// On a machine without IPv6 (some containers), the default listen
+/// addresses still start the responder, on IPv4 alone, with a warning;
+/// run in a network namespace of its own where IPv6 is disabled.
+#[test]
+fn default_listen_without_ipv6_serves_ipv4_and_warns() {
+    if !have_tools(&["unshare", "ip", "sysctl", "dig"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = dir.path().join("records.yaml");
+    std::fs::write(&records, fixture_records()).expect("records written");
+    let script = format!(
+        "ip link set lo up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+         && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 || exit 77; \
+         {BIN} --records {records} --admin-listen off 2>&1 & pid=$!; \
+         for i in $(seq 1 100); do \
+           a=$(dig @127.0.0.1 -p 5353 +short +time=1 +tries=1 www.xcc.test A 2>/dev/null); \
+           [ -n \"$a\" ] && break; sleep 0.05; done; \
+         echo \"ANSWER=$a\"; kill $pid; wait $pid; echo \"EXIT=$?\"",
+        records = records.display(),
+    );
+    let output = run_bounded(
+        Command::new("unshare").args(["-n", "sh", "-c", &script]),
+        Duration::from_secs(20),
+    );
+    let text = output.stdout;
+    if output.status.and_then(|s| s.code()) == Some(77) || output.stderr.contains("unshare") {
+        eprintln!("SKIP: cannot make a network namespace without IPv6 here");
+        return;
+    }
+    assert!(text.contains("serving on IPv4 only"), "{text}");
+    assert!(text.contains("EXIT=0"), "{text}");
+    assert!(!text.contains("ANSWER=\n"), "no answer over IPv4: {text}");
+}
