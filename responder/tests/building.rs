@@ -200,6 +200,65 @@ fn ns_below_the_apex_and_soa_records_are_refused() {
 }
 
 #[test]
+fn opaque_data_of_a_known_type_must_have_its_shape() {
+    let mut builder = TableBuilder::new(TableConfig::default());
+    let other = |rtype: RType, rdata: &[u8]| RecordValue::Other {
+        rtype,
+        rdata: rdata.to_vec(),
+    };
+    assert!(
+        builder
+            .add(
+                Source::default(),
+                "a.xcc.test",
+                30,
+                vec![other(RType::A, &[10, 0, 0])]
+            )
+            .is_err()
+    );
+    assert!(
+        builder
+            .add(
+                Source::default(),
+                "b.xcc.test",
+                30,
+                vec![other(RType::MX, b"\x00\x01\x41a\x00")]
+            )
+            .is_err()
+    );
+    assert!(
+        builder
+            .add(
+                Source::default(),
+                "c.xcc.test",
+                30,
+                vec![other(RType(65280), b"anything")]
+            )
+            .is_ok()
+    );
+    assert!(
+        builder
+            .add(
+                Source::default(),
+                "d.xcc.test",
+                30,
+                vec![other(RType::A, &[10, 0, 0, 4])]
+            )
+            .is_ok()
+    );
+    let built = builder.build();
+    let found: Vec<Rejection> = built.problems.into_iter().map(|p| p.rejection).collect();
+    assert_eq!(
+        found,
+        [
+            Rejection::MalformedRdata(RType::A),
+            Rejection::MalformedRdata(RType::MX)
+        ]
+    );
+    assert_eq!(ask(&built.table, "d.xcc.test", RType::A).answers().len(), 1);
+}
+
+#[test]
 fn duplicates_are_merged_and_an_rrset_takes_its_smallest_ttl() {
     let built = build(
         TableConfig::default(),

@@ -174,6 +174,14 @@ impl<'a> Name<'a> {
         Ok(decoded.name)
     }
 
+    /// Views the uncompressed name at the start of `wire` (no pointers);
+    /// returns it and its length, so that names followed by other fields
+    /// (SOA, MX, SRV RDATA) can be checked in place.
+    pub fn from_wire_prefix(wire: &'a [u8]) -> Result<(Self, usize), ParseError> {
+        let decoded = decode_name(wire, 0, false)?;
+        Ok((decoded.name, decoded.end))
+    }
+
     /// A view of a name this crate wrote itself (the writer's output), so it
     /// is known to be valid and its lengths are known.
     pub(crate) fn from_trusted(

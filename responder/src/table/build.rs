@@ -22,6 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::{HashMap, HashTable};
 use xcc_wire::{Class, NameBuf, NameKey, ParseError, RType};
 
+use super::snapshot::rdata_is_valid;
 use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone, wire_is_at_or_below};
 use crate::records::model::DnsRecordSpec;
 
@@ -247,6 +248,8 @@ pub enum Rejection {
     MixedData,
     /// A TXT string longer than 255 octets.
     TxtTooLong(usize),
+    /// RDATA given in wire form that does not have the shape of its type.
+    MalformedRdata(RType),
     /// The owner is in no configured zone.
     OutsideZones,
     /// A CNAME and other data at one owner (RFC 1034 §3.6.2).
@@ -288,6 +291,7 @@ impl fmt::Display for Rejection {
                 "more than one kind of data: give only one of addresses, cname, txt, srv",
             ),
             Self::TxtTooLong(len) => write!(f, "TXT string of {len} octets (at most 255)"),
+            Self::MalformedRdata(rtype) => write!(f, "{rtype} data that is not a valid {rtype}"),
             Self::OutsideZones => f.write_str("name outside every served zone"),
             Self::CnameConflict { with } => write!(
                 f,
@@ -426,6 +430,14 @@ impl TableBuilder {
         };
         if values.is_empty() {
             return self.fail(source, Some(owner_text), Rejection::NoData);
+        }
+        // Opaque values of a known type must have that type's shape: they
+        // are copied into answers as they are.
+        if let Some(rtype) = values.iter().find_map(|value| match value {
+            RecordValue::Other { rtype, rdata } if !rdata_is_valid(*rtype, rdata) => Some(*rtype),
+            _ => None,
+        }) {
+            return self.fail(source, Some(owner_text), Rejection::MalformedRdata(rtype));
         }
         self.groups.push(Group {
             source,

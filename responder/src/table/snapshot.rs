@@ -42,7 +42,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
-use xcc_wire::{Name, NameBuf, RType};
+use xcc_wire::{Name, NameBuf, RType, Txt};
 
 use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone, wire_is_at_or_below};
 
@@ -448,13 +448,37 @@ fn check_tails(tails: &[u8], rtype: Option<RType>) -> Result<usize, SnapshotErro
         if rtype.is_some_and(|t| t != record_type) {
             return Err(invalid("a record of another type inside an RRset"));
         }
-        if record_type == RType::CNAME && Name::from_wire(rdata).is_err() {
-            return Err(invalid("a CNAME target is not a valid name"));
+        if !rdata_is_valid(record_type, rdata) {
+            return Err(invalid("a record's data does not match its type"));
         }
         at += 10 + rdlength;
         count += 1;
     }
     Ok(count)
+}
+
+/// Whether `rdata` has the shape its type requires, names uncompressed:
+/// the answer engine copies it into answers as it is, and follows CNAME
+/// targets, so a snapshot must not smuggle in malformed data.
+pub(crate) fn rdata_is_valid(rtype: RType, rdata: &[u8]) -> bool {
+    // A name, then exactly `fixed` more octets.
+    let name_then = |bytes: &[u8], fixed: usize| {
+        Name::from_wire_prefix(bytes).is_ok_and(|(_, len)| bytes.len() - len == fixed)
+    };
+    match rtype {
+        RType::A => rdata.len() == 4,
+        RType::AAAA => rdata.len() == 16,
+        RType::NS | RType::CNAME | RType::PTR => name_then(rdata, 0),
+        RType::MX => rdata.len() > 2 && name_then(&rdata[2..], 0),
+        RType::SRV => rdata.len() > 6 && name_then(&rdata[6..], 0),
+        RType::SOA => {
+            Name::from_wire_prefix(rdata).is_ok_and(|(_, first)| name_then(&rdata[first..], 20))
+        }
+        RType::TXT => Txt::from_wire(rdata).is_ok(),
+        // OPT belongs in no table; other types are opaque (RFC 3597).
+        RType::OPT => false,
+        _ => true,
+    }
 }
 
 /// Checks that `wire` is a valid, uncompressed, lowercase wire name.
@@ -622,6 +646,46 @@ mod tests {
             decode(&other_version).unwrap_err(),
             SnapshotError::NotASnapshot
         );
+    }
+
+    /// Found by the `snapshot` fuzz target: a snapshot whose checksum is
+    /// right but whose NS RDATA is not a name was accepted, and answers
+    /// carried the malformed data.
+    #[test]
+    fn fuzz_regression_rdata_must_match_its_type() {
+        let tail = |rtype: RType, rdata: &[u8]| {
+            let mut tail = rtype.0.to_be_bytes().to_vec();
+            tail.extend_from_slice(&[0, 1, 0, 0, 0, 30]);
+            tail.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            tail.extend_from_slice(rdata);
+            tail
+        };
+        for (rtype, good, bad) in [
+            (RType::NS, &b"\x02ns\x00"[..], &b"\x41a\x00"[..]),
+            (RType::CNAME, b"\x01a\x00", b"\x01a"),
+            (RType::A, b"\x0a\x00\x00\x01", b"\x0a\x00\x00"),
+            (RType::AAAA, &[0; 16], &[0; 15]),
+            (RType::MX, b"\x00\x0a\x01m\x00", b"\x00\x0a\x01m"),
+            (
+                RType::SRV,
+                b"\x00\x01\x00\x02\x00\x50\x01w\x00",
+                b"\x00\x01\x00\x02\x00\x50\xc0\x0c",
+            ),
+            (RType::TXT, b"\x02hi", b"\x05hi"),
+        ] {
+            assert_eq!(
+                check_tails(&tail(rtype, good), Some(rtype)),
+                Ok(1),
+                "{rtype} good"
+            );
+            assert!(
+                check_tails(&tail(rtype, bad), Some(rtype)).is_err(),
+                "{rtype} bad"
+            );
+        }
+        let soa = b"\x02ns\x00\x02hm\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00\x04\x00\x00\x00\x05";
+        assert_eq!(check_tails(&tail(RType::SOA, soa), Some(RType::SOA)), Ok(1));
+        assert!(check_tails(&tail(RType::SOA, &soa[..soa.len() - 1]), Some(RType::SOA)).is_err());
     }
 
     #[test]
