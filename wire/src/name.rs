@@ -601,6 +601,20 @@ impl core::str::FromStr for NameBuf {
     }
 }
 
+/// Whether the uncompressed wire name `name` equals `ancestor` or lies
+/// below it, byte for byte (so both must be in the same case, e.g. two
+/// lookup keys): `ancestor` is a suffix of `name` that starts at a label.
+/// `name` must be a valid wire name (a [`NameKey`]'s, or one checked with
+/// [`Name::from_wire`]); anything else gives `false` or a meaningless
+/// answer, never a panic.
+pub fn wire_is_at_or_below(name: &[u8], ancestor: &[u8]) -> bool {
+    let mut at = 0;
+    while name.len().saturating_sub(at) > ancestor.len() {
+        at += 1 + usize::from(name[at]);
+    }
+    name.len().checked_sub(at) == Some(ancestor.len()) && name[at..] == *ancestor
+}
+
 //----------- NameKey ----------------------------------------------------------
 
 /// The canonical lookup form of a name: uncompressed wire form with every
@@ -630,9 +644,7 @@ impl NameKey {
 
     /// Whether this name equals `ancestor` or lies below it.
     pub fn is_at_or_below(&self, ancestor: &Self) -> bool {
-        self.label_count() >= ancestor.label_count()
-            && self.parent_wire(self.label_count() - ancestor.label_count())
-                == Some(ancestor.as_wire())
+        wire_is_at_or_below(self.as_wire(), ancestor.as_wire())
     }
 
     /// The wire form of the ancestor `levels` labels up (`0` is the key

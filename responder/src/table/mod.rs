@@ -23,20 +23,11 @@ pub mod snapshot;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+use xcc_wire::name::wire_is_at_or_below;
 use xcc_wire::{Name, NameKey, RType};
 
 pub use build::{Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig};
 pub use lookup::Lookup;
-
-/// Whether the valid wire-form name `name` equals `apex` or lies below it
-/// (both lowercase): `apex` is a suffix of `name` starting at a label.
-fn wire_is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
-    let mut at = 0;
-    while name.len() - at > apex.len() {
-        at += 1 + usize::from(name[at]);
-    }
-    name.len() - at == apex.len() && &name[at..] == apex
-}
 
 /// Marks "no node" in [`Node::wildcard`].
 const NO_NODE: u32 = u32::MAX;
