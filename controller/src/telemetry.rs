@@ -46,6 +46,10 @@ pub struct RecordsMetrics {
     /// snapshot is written first): with the debounce, the time from an
     /// object's change to the responder's file.
     pub rebuild_seconds: Histogram,
+    /// Seconds from the first watch event of a change (as the controller
+    /// received it) to the snapshot holding it written: debounce, decode,
+    /// build and write.
+    pub change_to_publish_seconds: Histogram,
 }
 
 impl RecordsMetrics {
@@ -63,6 +67,7 @@ impl RecordsMetrics {
             status_writes: AtomicU64::new(0),
             status_failures: AtomicU64::new(0),
             rebuild_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            change_to_publish_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
         })
     }
 
@@ -167,6 +172,11 @@ pub fn router(metrics: Arc<RecordsMetrics>) -> Router {
         "xcc_records_rebuild_seconds",
         "Seconds per rebuild: build, snapshot write, status writes",
         metrics.rebuild_seconds.clone(),
+    );
+    registry.register(
+        "xcc_records_change_to_publish_seconds",
+        "Seconds from a watch event to the snapshot holding the change written",
+        metrics.change_to_publish_seconds.clone(),
     );
     registry.register_collector(Box::new(Counters(Arc::clone(&metrics))));
     Router::new()

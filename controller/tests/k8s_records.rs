@@ -249,6 +249,15 @@ async fn changes_and_deletions_are_published_and_no_op_updates_are_not() {
         .await;
     let v2 = changed.version();
     assert!(v2 > v1, "version {v2} after {v1}");
+    // The change's way from its watch event to the snapshot was measured
+    // (the initial list is not a change), and took at least the debounce.
+    // (The metric is recorded just after the write the test saw.)
+    let propagation = &controller.metrics.change_to_publish_seconds;
+    wait_for("change-to-publish measured", LIMIT, || async {
+        (propagation.count() >= 1).then_some(())
+    })
+    .await;
+    assert!(propagation.sum() / propagation.count() as f64 >= 0.001);
     wait_for("moving: observedGeneration 2", LIMIT, || async {
         let status = statuses(client, ns).await.remove("moving")?;
         (status.observed_generation == Some(2) && status.state == Some(RecordState::Accepted))

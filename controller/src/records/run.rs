@@ -33,7 +33,7 @@ use tokio::sync::Notify;
 use xcc_responder::table::TableConfig;
 
 use super::ObjectKey;
-use super::build::{PublishGate, build_records, decode_record};
+use super::build::{Planned, PublishGate, RecordDecoder, plan_records};
 use super::endpointslices::{EndpointSlice, SliceApiVersion, derive_records};
 use super::publish::SnapshotFile;
 use crate::api::{DNSRecord, DNSRecordStatus, RecordState};
@@ -77,7 +77,7 @@ pub async fn run(
     metrics: Arc<RecordsMetrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let changed = Arc::new(Notify::new());
+    let changed = Arc::new(Changes::default());
     let record_resource = ApiResource::erase::<DNSRecord>(&());
     let records_api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &options.namespace, &record_resource);
@@ -145,12 +145,15 @@ pub async fn run(
         },
     );
     let mut state = LoopState {
+        decoder: RecordDecoder::default(),
         file: SnapshotFile::open(&options.out),
         gate: PublishGate::default(),
         rejected: HashMap::new(),
     };
     let mut table_config = options.table.clone();
     let mut retry = RETRY_MIN;
+    // The initial list is not a change: the metric measures changes.
+    changed.take_since();
     loop {
         let started = Instant::now();
         let records = records_store.as_ref().map(Store::state).unwrap_or_default();
@@ -164,6 +167,7 @@ pub async fn run(
             &mut state,
             &recorder,
             &metrics,
+            &changed,
         )
         .await;
         metrics
@@ -185,7 +189,7 @@ pub async fn run(
             }
         };
         tokio::select! {
-            () = changed.notified() => {}
+            () = changed.notify.notified() => {}
             () = retry_timer => {}
             () = &mut shutdown => return Ok(()),
         }
@@ -195,8 +199,36 @@ pub async fn run(
     }
 }
 
+/// Changes seen by the watches and not yet published: wakes the loop, and
+/// remembers when the oldest of them arrived, for the change-to-publish
+/// metric.
+#[derive(Debug, Default)]
+struct Changes {
+    notify: Notify,
+    since: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Changes {
+    /// A watch event arrived.
+    fn mark(&self) {
+        self.since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(Instant::now);
+        self.notify.notify_one();
+    }
+
+    /// When the oldest pending change arrived; clears it (the pass about to
+    /// read the stores includes it).
+    fn take_since(&self) -> Option<Instant> {
+        self.since.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// What the loop keeps between rebuilds.
 struct LoopState {
+    /// The decoded records, reused while objects do not change.
+    decoder: RecordDecoder,
     file: SnapshotFile,
     gate: PublishGate,
     /// Objects last reported as rejected, with the message, so an Event is
@@ -216,60 +248,102 @@ async fn reconcile(
     state: &mut LoopState,
     recorder: &Recorder,
     metrics: &RecordsMetrics,
+    changed: &Changes,
 ) -> bool {
     let mut complete = true;
-    let mut records = Vec::with_capacity(objects.len());
-    let mut unreadable = Vec::new();
-    for object in objects {
-        match decode_record(object) {
-            Ok(record) => records.push(record),
-            Err(problem) => unreadable.push(problem),
-        }
-    }
+    let change_since = changed.take_since();
+    let decoded = state.decoder.decode(objects);
     let derived = derive_records(slices);
     config.version = state.file.next_version();
-    let build = build_records(&records, &unreadable, &derived.records, config);
+    // The table first: it is published before the statuses are worked out.
+    let Planned {
+        table,
+        digest,
+        decisions,
+    } = plan_records(
+        &decoded.records,
+        &decoded.unreadable,
+        &derived.records,
+        config,
+    );
     metrics
         .records_seen
         .store(objects.len() as u64, Ordering::Relaxed);
+    let (accepted, rejected) = (decisions.accepted_count(), decisions.rejected_count());
     metrics
         .records_accepted
-        .store(build.accepted.len() as u64, Ordering::Relaxed);
+        .store(accepted as u64, Ordering::Relaxed);
     metrics
         .records_rejected
-        .store(build.problems.len() as u64, Ordering::Relaxed);
-    if state.gate.needs_publish(build.digest) {
-        match state.file.write(&build.table) {
+        .store(rejected as u64, Ordering::Relaxed);
+    if state.gate.needs_publish(digest) {
+        match state.file.write(&table) {
             Ok(()) => {
-                state.gate.published(build.digest);
-                metrics.publish_ok(build.table.version());
+                state.gate.published(digest);
+                metrics.publish_ok(table.version());
+                if let Some(since) = change_since {
+                    metrics
+                        .change_to_publish_seconds
+                        .observe(since.elapsed().as_secs_f64());
+                }
                 tracing::info!(
-                    version = build.table.version(),
-                    records = build.table.record_count(),
-                    accepted = build.accepted.len(),
-                    rejected = build.problems.len(),
+                    version = table.version(),
+                    records = table.record_count(),
+                    accepted,
+                    rejected,
                     file = %state.file.path().display(),
                     "snapshot published"
                 );
             }
             Err(error) => {
                 complete = false;
+                // The retry publishes this change: keep its time.
+                if let Some(since) = change_since {
+                    changed
+                        .since
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(since);
+                }
                 metrics.publish_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(file = %state.file.path().display(), %error, "cannot write the snapshot; the old one stays");
             }
         }
     }
+    drop(table);
+    let report = decisions.report();
     // Statuses: patch only what differs from what the object says.
     let by_key: HashMap<ObjectKey, &Arc<DynamicObject>> =
         objects.iter().map(|o| (ObjectKey::of(&**o), o)).collect();
-    for status in &build.statuses {
+    // The statuses objects have now, from the decoded records (no JSON
+    // decoding per object and pass).
+    let current_statuses: HashMap<(&str, &str), Option<&DNSRecordStatus>> = decoded
+        .records
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.metadata.namespace.as_deref().unwrap_or_default(),
+                    r.metadata.name.as_deref().unwrap_or_default(),
+                ),
+                r.status.as_ref(),
+            )
+        })
+        .collect();
+    for status in &report.statuses {
         let Some(object) = by_key.get(&status.key) else {
             continue;
         };
-        let current: Option<DNSRecordStatus> = object
-            .data
-            .get("status")
-            .and_then(|s| serde_json::from_value(s.clone()).ok());
+        let current: Option<DNSRecordStatus> = match current_statuses
+            .get(&(status.key.namespace.as_str(), status.key.name.as_str()))
+        {
+            Some(current) => current.cloned(),
+            // Not a readable record: read what status it has.
+            None => object
+                .data
+                .get("status")
+                .and_then(|s| serde_json::from_value(s.clone()).ok()),
+        };
         if current.as_ref() != Some(&status.status) {
             let api: Api<DNSRecord> = Api::namespaced(client.clone(), &status.key.namespace);
             // A merge patch leaves fields it does not name: name every
@@ -331,7 +405,7 @@ async fn reconcile(
 async fn drive<S, K>(
     kind: &'static str,
     stream: S,
-    changed: Arc<Notify>,
+    changed: Arc<Changes>,
     metrics: Arc<RecordsMetrics>,
 ) where
     S: futures::Stream<Item = Result<K, watcher::Error>>,
@@ -339,7 +413,7 @@ async fn drive<S, K>(
     let mut stream = std::pin::pin!(stream.into_stream());
     while let Some(item) = stream.next().await {
         match item {
-            Ok(_) => changed.notify_one(),
+            Ok(_) => changed.mark(),
             Err(error) => {
                 metrics.watch_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(kind, %error, "watch error; backing off and resuming");

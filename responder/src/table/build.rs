@@ -19,7 +19,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashTable;
 use xcc_wire::{Class, NameBuf, NameKey, ParseError, RType};
 
 use super::snapshot::rdata_is_valid;
@@ -154,6 +154,19 @@ impl RecordValue {
             Self::Srv { .. } => RType::SRV,
             Self::Mx { .. } => RType::MX,
             Self::Other { rtype, .. } => *rtype,
+        }
+    }
+
+    /// The length of the RDATA in wire form, names uncompressed.
+    fn rdata_len(&self) -> usize {
+        match self {
+            Self::A(_) => 4,
+            Self::Aaaa(_) => 16,
+            Self::Cname(n) | Self::Ns(n) => n.as_wire().len(),
+            Self::Txt(strings) => strings.iter().map(|s| 1 + s.len()).sum(),
+            Self::Srv { target, .. } => 6 + target.as_wire().len(),
+            Self::Mx { exchange, .. } => 2 + exchange.as_wire().len(),
+            Self::Other { rdata, .. } => rdata.len(),
         }
     }
 
@@ -342,21 +355,66 @@ impl std::error::Error for Problem {}
 #[derive(Debug)]
 pub struct TableBuilder {
     config: TableConfig,
-    /// Accepted groups, in order.
-    groups: Vec<Group>,
+    /// Accepted groups, in order, their names and values in shared arenas.
+    groups: Groups,
     problems: Vec<Problem>,
+}
+
+/// The accepted groups. Owner texts, wire names and values of all groups
+/// lie back to back in three vectors, so that adding a group allocates
+/// nothing of its own (a builder may hold a million).
+#[derive(Debug, Default)]
+struct Groups {
+    groups: Vec<Group>,
+    texts: String,
+    owners: Vec<u8>,
+    values: Vec<RecordValue>,
 }
 
 /// One group of records from one source.
 #[derive(Debug)]
 struct Group {
     source: Source,
-    owner_text: String,
-    /// The owner's lowercase wire form, boxed to its own length (a
-    /// `NameKey` is 256 bytes, and a builder may hold a million groups).
-    owner: Box<[u8]>,
+    /// The owner as written, in [`Groups::texts`].
+    text: (u32, u32),
+    /// The owner's lowercase wire form, in [`Groups::owners`].
+    owner: (u32, u8),
+    /// The values, in [`Groups::values`].
+    values: (u32, u32),
     ttl: u32,
-    values: Vec<RecordValue>,
+}
+
+impl Groups {
+    fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn owner(&self, group: u32) -> &[u8] {
+        let (start, len) = self.groups[group as usize].owner;
+        &self.owners[start as usize..start as usize + usize::from(len)]
+    }
+
+    fn text(&self, group: u32) -> &str {
+        let (start, len) = self.groups[group as usize].text;
+        &self.texts[start as usize..(start + len) as usize]
+    }
+
+    fn values(&self, group: u32) -> &[RecordValue] {
+        let (start, len) = self.groups[group as usize].values;
+        &self.values[start as usize..(start + len) as usize]
+    }
+
+    fn value(&self, group: u32, index: u32) -> &RecordValue {
+        &self.values[(self.groups[group as usize].values.0 + index) as usize]
+    }
+
+    fn source(&self, group: u32) -> &Source {
+        &self.groups[group as usize].source
+    }
+
+    fn ttl(&self, group: u32) -> u32 {
+        self.groups[group as usize].ttl
+    }
 }
 
 /// What a build produced.
@@ -373,7 +431,7 @@ impl TableBuilder {
     pub fn new(config: TableConfig) -> Self {
         Self {
             config,
-            groups: Vec::new(),
+            groups: Groups::default(),
             problems: Vec::new(),
         }
     }
@@ -396,10 +454,13 @@ impl TableBuilder {
     /// Adds the records of one `DNSRecord` spec. Checks that need no other
     /// record are made here; the error is also kept for [`Built::problems`].
     pub fn add_spec(&mut self, spec: &DnsRecordSpec, source: Source) -> Result<(), Box<Problem>> {
-        let values = spec_values(spec);
-        match values {
-            Ok(values) => self.add(source, &spec.name, u64::from(spec.ttl), values),
-            Err(rejection) => self.fail(source, Some(spec.name.clone()), rejection),
+        let start = self.groups.values.len();
+        match push_spec_values(spec, &mut self.groups.values) {
+            Ok(()) => self.add_pushed(source, &spec.name, u64::from(spec.ttl), start),
+            Err(rejection) => {
+                self.groups.values.truncate(start);
+                self.fail(source, Some(spec.name.clone()), rejection)
+            }
         }
     }
 
@@ -412,24 +473,60 @@ impl TableBuilder {
         ttl: u64,
         values: Vec<RecordValue>,
     ) -> Result<(), Box<Problem>> {
-        let owner_text = owner.to_owned();
-        let name = match NameBuf::from_presentation(owner) {
-            Ok(name) => name,
-            Err(error) => {
-                let rejection = Rejection::BadName {
-                    field: "name",
-                    value: owner_text.clone(),
-                    error,
-                };
-                return self.fail(source, Some(owner_text), rejection);
+        let start = self.groups.values.len();
+        self.groups.values.extend(values);
+        self.add_pushed(source, owner, ttl, start)
+    }
+
+    /// Adds a group whose values were pushed to the arena from `start`; on
+    /// an error they are taken back.
+    fn add_pushed(
+        &mut self,
+        source: Source,
+        owner: &str,
+        ttl: u64,
+        start: usize,
+    ) -> Result<(), Box<Problem>> {
+        let rejection = match self.check(owner, ttl, start) {
+            Ok((name, ttl)) => {
+                let groups = &mut self.groups;
+                let text = (groups.texts.len() as u32, owner.len() as u32);
+                groups.texts.push_str(owner);
+                let wire = name.to_key();
+                let wire = wire.as_wire();
+                let owner = (groups.owners.len() as u32, wire.len() as u8);
+                groups.owners.extend_from_slice(wire);
+                let values = (start as u32, (groups.values.len() - start) as u32);
+                groups.groups.push(Group {
+                    source,
+                    text,
+                    owner,
+                    values,
+                    ttl,
+                });
+                return Ok(());
             }
+            Err(rejection) => rejection,
         };
+        self.groups.values.truncate(start);
+        self.fail(source, Some(owner.to_owned()), rejection)
+    }
+
+    /// The checks of one group on its own: its owner name and TTL, parsed,
+    /// or why not.
+    fn check(&self, owner: &str, ttl: u64, start: usize) -> Result<(NameBuf, u32), Rejection> {
+        let name = NameBuf::from_presentation(owner).map_err(|error| Rejection::BadName {
+            field: "name",
+            value: owner.to_owned(),
+            error,
+        })?;
         let ttl = match u32::try_from(ttl) {
             Ok(ttl) if ttl <= MAX_TTL => ttl,
-            _ => return self.fail(source, Some(owner_text), Rejection::TtlOutOfRange(ttl)),
+            _ => return Err(Rejection::TtlOutOfRange(ttl)),
         };
+        let values = &self.groups.values[start..];
         if values.is_empty() {
-            return self.fail(source, Some(owner_text), Rejection::NoData);
+            return Err(Rejection::NoData);
         }
         // Opaque values of a known type must have that type's shape: they
         // are copied into answers as they are.
@@ -437,16 +534,27 @@ impl TableBuilder {
             RecordValue::Other { rtype, rdata } if !rdata_is_valid(*rtype, rdata) => Some(*rtype),
             _ => None,
         }) {
-            return self.fail(source, Some(owner_text), Rejection::MalformedRdata(rtype));
+            return Err(Rejection::MalformedRdata(rtype));
         }
-        self.groups.push(Group {
-            source,
-            owner_text,
-            owner: name.to_key().as_wire().into(),
-            ttl,
-            values,
-        });
-        Ok(())
+        Ok((name, ttl))
+    }
+
+    /// The owner (lowercase wire form) of the last group added, if it was
+    /// accepted and not withdrawn.
+    pub fn last_owner(&self) -> Option<&[u8]> {
+        let last = self.groups.len().checked_sub(1)?;
+        Some(self.groups.owner(last as u32))
+    }
+
+    /// Takes back the last group added (a caller's own rule refused it
+    /// after the builder's checks passed); returns its source.
+    pub fn withdraw_last(&mut self) -> Option<Source> {
+        let groups = &mut self.groups;
+        let group = groups.groups.pop()?;
+        groups.texts.truncate(group.text.0 as usize);
+        groups.owners.truncate(group.owner.0 as usize);
+        groups.values.truncate(group.values.0 as usize);
+        Some(group.source)
     }
 
     fn fail(
@@ -472,23 +580,39 @@ impl TableBuilder {
             mut problems,
         } = self;
         let mut zones: Vec<ZoneDraft> = config.zones.iter().map(ZoneDraft::new).collect();
-        for group in groups {
-            let zone = zones
-                .iter_mut()
-                .filter(|z| wire_is_at_or_below(&group.owner, z.apex.as_wire()))
-                .max_by_key(|z| z.apex.label_count());
+        // Groups are checked in order and only referred to by index
+        // afterwards: the drafts copy no names, values or sources.
+        let mut rejected: Vec<(u32, Rejection)> = Vec::new();
+        // Each group's zone first, so that each draft is sized once.
+        let zone_of: Vec<Option<u32>> = (0..groups.len() as u32)
+            .map(|index| {
+                let owner = groups.owner(index);
+                zones
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, z)| wire_is_at_or_below(owner, z.apex.as_wire()))
+                    .max_by_key(|(_, z)| z.apex.label_count())
+                    .map(|(i, _)| i as u32)
+            })
+            .collect();
+        let mut per_zone = vec![0usize; zones.len()];
+        for zone in zone_of.iter().flatten() {
+            per_zone[*zone as usize] += 1;
+        }
+        for (zone, count) in zones.iter_mut().zip(per_zone) {
+            zone.reserve(&groups, count);
+        }
+        for (index, zone) in zone_of.iter().enumerate() {
+            let zone = zone.map(|zone| &mut zones[zone as usize]);
             let result = match zone {
-                Some(zone) => zone.accept(&group),
+                Some(zone) => zone.accept(&groups, index as u32),
                 None => Err(Rejection::OutsideZones),
             };
             if let Err(rejection) = result {
-                problems.push(Problem {
-                    source: group.source,
-                    owner: Some(group.owner_text),
-                    rejection,
-                });
+                rejected.push((index as u32, rejection));
             }
         }
+        drop(zone_of);
         let chaos = Chaos {
             version: config.chaos_version.as_deref().map(chaos_tail),
             id: config.chaos_id.as_deref().map(chaos_tail),
@@ -497,11 +621,26 @@ impl TableBuilder {
         let zones: Vec<Zone> = zones
             .into_iter()
             .map(|draft| {
-                let (zone, records) = draft.finish(config.version);
+                let (zone, records) = draft.finish(&groups, config.version);
                 record_count += records;
                 zone
             })
             .collect();
+        if !rejected.is_empty() {
+            let texts: Vec<String> = rejected
+                .iter()
+                .map(|&(index, _)| groups.text(index).to_owned())
+                .collect();
+            let mut slots: Vec<Option<Group>> = groups.groups.into_iter().map(Some).collect();
+            for ((index, rejection), text) in rejected.into_iter().zip(texts) {
+                let group = slots[index as usize].take().expect("rejected once");
+                problems.push(Problem {
+                    source: group.source,
+                    owner: Some(text),
+                    rejection,
+                });
+            }
+        }
         Built {
             table: Table {
                 version: config.version,
@@ -515,7 +654,7 @@ impl TableBuilder {
 }
 
 /// Checks a spec's fields and turns them into record values.
-fn spec_values(spec: &DnsRecordSpec) -> Result<Vec<RecordValue>, Rejection> {
+fn push_spec_values(spec: &DnsRecordSpec, values: &mut Vec<RecordValue>) -> Result<(), Rejection> {
     let kinds = [
         !spec.addresses.is_empty(),
         spec.cname.is_some(),
@@ -537,7 +676,6 @@ fn spec_values(spec: &DnsRecordSpec) -> Result<Vec<RecordValue>, Rejection> {
             error,
         })
     };
-    let mut values = Vec::new();
     for address in &spec.addresses {
         match address.trim().parse::<IpAddr>() {
             Ok(IpAddr::V4(a)) => values.push(RecordValue::A(a)),
@@ -566,7 +704,7 @@ fn spec_values(spec: &DnsRecordSpec) -> Result<Vec<RecordValue>, Rejection> {
             target: Box::new(parse_name("srv.target", &srv.target)?),
         });
     }
-    Ok(values)
+    Ok(())
 }
 
 /// The tail of a CHAOS TXT record holding `text` (split in 255-octet
@@ -596,122 +734,213 @@ fn push_tail_head(out: &mut Vec<u8>, rtype: RType, class: Class, ttl: u32, rdlen
 
 //----------- Drafts -----------------------------------------------------------
 
-/// A zone being assembled: owners with their RRsets, the accepted groups'
-/// sources kept to name them in later conflicts.
+/// A zone being assembled. It refers to the groups by index and copies
+/// nothing from them: owners and records are entries of two flat vectors,
+/// a record pointing at its group's value, so a build of a million records
+/// makes no allocation per record or per owner.
 struct ZoneDraft {
     config: ZoneConfig,
     apex: NameKey,
-    owners: HashMap<Box<[u8]>, OwnerDraft, foldhash::fast::RandomState>,
-    /// Owners in first-seen order, for a deterministic layout.
-    order: Vec<Box<[u8]>>,
+    /// Indices into `owners`, hashed by the owner's wire name.
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    /// Owners in first-seen order (the layout is deterministic).
+    owners: Vec<OwnerDraft>,
+    /// Every accepted record, chained per owner in the order accepted.
+    records: Vec<RecordDraft>,
 }
 
-#[derive(Default)]
+/// One owner name with records.
 struct OwnerDraft {
-    /// RRsets by type, in first-seen order: (type, TTL, values).
-    rrsets: Vec<(RType, u32, Vec<RecordValue>)>,
+    /// The first group with this owner: its `owner` bytes name it.
+    named_by: u32,
     /// The first group that gave this owner a CNAME, or other data.
-    cname_from: Option<Source>,
-    data_from: Option<Source>,
+    cname_from: u32,
+    data_from: u32,
+    /// The owner's first and last records in [`ZoneDraft::records`].
+    first: u32,
+    last: u32,
 }
+
+/// One record: the `value`-th value of group `group`.
+struct RecordDraft {
+    group: u32,
+    value: u32,
+    /// The TTL; for an RRset, the smallest of its records' (RFC 2181 §5.2),
+    /// also counting groups whose identical record was merged into this one.
+    ttl: u32,
+    /// The owner's next record, or [`NONE`].
+    next: u32,
+}
+
+/// No group, no record.
+const NONE: u32 = u32::MAX;
 
 impl ZoneDraft {
     fn new(config: &ZoneConfig) -> Self {
         Self {
             config: config.clone(),
             apex: config.apex.to_key(),
-            owners: HashMap::with_hasher(foldhash::fast::RandomState::default()),
-            order: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            owners: Vec::new(),
+            records: Vec::new(),
         }
     }
 
-    /// Checks `group` against what was accepted so far and adds it.
-    fn accept(&mut self, group: &Group) -> Result<(), Rejection> {
-        let at_apex = *group.owner == *self.apex.as_wire();
-        let has_cname = group.values.iter().any(|v| v.rtype() == RType::CNAME);
-        let has_other = group.values.iter().any(|v| v.rtype() != RType::CNAME);
+    /// Makes room for `count` more groups.
+    fn reserve(&mut self, groups: &Groups, count: usize) {
+        self.owners.reserve(count);
+        self.records.reserve(count * 2);
+        let (owners, hasher) = (&self.owners, &self.hasher);
+        self.index.reserve(count, |&o| {
+            hasher.hash_one(groups.owner(owners[o as usize].named_by))
+        });
+    }
+
+    /// The owner named `wire`, if it has records.
+    fn owner(&self, groups: &Groups, wire: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(wire);
+        self.index
+            .find(hash, |&o| {
+                groups.owner(self.owners[o as usize].named_by) == wire
+            })
+            .copied()
+    }
+
+    /// The records of `owner`, in the order accepted.
+    fn records_of(&self, owner: &OwnerDraft) -> impl Iterator<Item = &RecordDraft> {
+        let mut at = owner.first;
+        std::iter::from_fn(move || {
+            let record = self.records.get(at as usize)?;
+            at = record.next;
+            Some(record)
+        })
+    }
+
+    /// Checks group `index` against what was accepted so far and adds it.
+    fn accept(&mut self, groups: &Groups, index: u32) -> Result<(), Rejection> {
+        let value_of = |record: &RecordDraft| groups.value(record.group, record.value);
+        let (group_owner, group_values, group_ttl) =
+            (groups.owner(index), groups.values(index), groups.ttl(index));
+        let at_apex = group_owner == self.apex.as_wire();
+        let has_cname = group_values.iter().any(|v| v.rtype() == RType::CNAME);
+        let has_other = group_values.iter().any(|v| v.rtype() != RType::CNAME);
         if has_cname && (has_other || at_apex) {
             return Err(if at_apex {
                 Rejection::CnameAtApex
             } else {
                 Rejection::CnameConflict {
-                    with: group.source.clone(),
+                    with: groups.source(index).clone(),
                 }
             });
         }
-        if group.values.iter().any(|v| v.rtype() == RType::NS) && !at_apex {
+        if group_values.iter().any(|v| v.rtype() == RType::NS) && !at_apex {
             return Err(Rejection::Delegation);
         }
         // The SOA is synthesised from configuration; its serial is the
         // table's version, which records cannot override.
-        if group.values.iter().any(|v| v.rtype() == RType::SOA) {
+        if group_values.iter().any(|v| v.rtype() == RType::SOA) {
             return Err(Rejection::MisplacedSoa);
         }
-        let key: Box<[u8]> = group.owner.clone();
-        if let Some(owner) = self.owners.get(&key) {
-            if has_cname {
-                if let Some(with) = &owner.data_from {
-                    return Err(Rejection::CnameConflict { with: with.clone() });
-                }
-                if let Some(with) = &owner.cname_from {
-                    let same = owner
-                        .rrsets
-                        .iter()
-                        .any(|(_, _, values)| values.iter().all(|v| group.values.contains(v)));
+        let source_of = |g: u32| groups.source(g).clone();
+        let owner = match self.owner(groups, group_owner) {
+            Some(owner) => {
+                let draft = &self.owners[owner as usize];
+                if has_cname {
+                    if draft.data_from != NONE {
+                        return Err(Rejection::CnameConflict {
+                            with: source_of(draft.data_from),
+                        });
+                    }
+                    // A second group may repeat the CNAME, not change it.
+                    let same = self
+                        .records_of(draft)
+                        .all(|record| group_values.contains(value_of(record)));
                     if !same {
-                        return Err(Rejection::SecondCname { with: with.clone() });
+                        return Err(Rejection::SecondCname {
+                            with: source_of(draft.cname_from),
+                        });
                     }
+                } else if draft.cname_from != NONE {
+                    return Err(Rejection::CnameConflict {
+                        with: source_of(draft.cname_from),
+                    });
                 }
-            } else if let Some(with) = &owner.cname_from {
-                return Err(Rejection::CnameConflict { with: with.clone() });
+                owner
             }
-        }
-        if !self.owners.contains_key(&key) {
-            self.order.push(key.clone());
-        }
-        let owner = self.owners.entry(key).or_default();
-        if has_cname {
-            owner.cname_from.get_or_insert_with(|| group.source.clone());
+            None => {
+                let owner = self.owners.len() as u32;
+                self.owners.push(OwnerDraft {
+                    named_by: index,
+                    cname_from: NONE,
+                    data_from: NONE,
+                    first: NONE,
+                    last: NONE,
+                });
+                let hash = self.hasher.hash_one(group_owner);
+                let (owners, hasher) = (&self.owners, &self.hasher);
+                self.index.insert_unique(hash, owner, |&o| {
+                    hasher.hash_one(groups.owner(owners[o as usize].named_by))
+                });
+                owner
+            }
+        };
+        let draft = &mut self.owners[owner as usize];
+        let from = if has_cname {
+            &mut draft.cname_from
         } else {
-            owner.data_from.get_or_insert_with(|| group.source.clone());
+            &mut draft.data_from
+        };
+        if *from == NONE {
+            *from = index;
         }
-        for value in &group.values {
-            let rtype = value.rtype();
-            match owner.rrsets.iter_mut().find(|(t, _, _)| *t == rtype) {
-                Some((_, ttl, values)) => {
-                    // RFC 2181 §5.2: one TTL per RRset; take the smallest.
-                    *ttl = (*ttl).min(group.ttl);
-                    if !values.contains(value) {
-                        values.push(value.clone());
-                    }
+        for (value_index, value) in group_values.iter().enumerate() {
+            // An identical record is served once, with the smaller TTL.
+            let draft = &self.owners[owner as usize];
+            let mut at = draft.first;
+            let mut duplicate = None;
+            while at != NONE {
+                let record = &self.records[at as usize];
+                if value_of(record) == value {
+                    duplicate = Some(at);
+                    break;
                 }
-                None => owner.rrsets.push((rtype, group.ttl, vec![value.clone()])),
+                at = record.next;
             }
+            if let Some(at) = duplicate {
+                let record = &mut self.records[at as usize];
+                record.ttl = record.ttl.min(group_ttl);
+                continue;
+            }
+            let at = self.records.len() as u32;
+            self.records.push(RecordDraft {
+                group: index,
+                value: value_index as u32,
+                ttl: group_ttl,
+                next: NONE,
+            });
+            let draft = &mut self.owners[owner as usize];
+            if draft.last == NONE {
+                draft.first = at;
+            } else {
+                self.records[draft.last as usize].next = at;
+            }
+            draft.last = at;
         }
         Ok(())
     }
 
     /// Lays the zone out; returns it and the number of records in it.
-    fn finish(mut self, version: u32) -> (Zone, usize) {
-        let apex_wire: Box<[u8]> = self.apex.as_wire().into();
+    fn finish(self, groups: &Groups, version: u32) -> (Zone, usize) {
+        let config = &self.config;
+        let apex_wire = self.apex.as_wire();
+        let value_of = |record: &RecordDraft| groups.value(record.group, record.value);
+        let name_of = |owner: &OwnerDraft| groups.owner(owner.named_by);
+
         // The apex always exists and always has SOA and NS: the SOA from
         // configuration (the records cannot give one, see `accept`), the NS
         // from configuration unless the records gave some.
-        if !self.owners.contains_key(&apex_wire) {
-            self.order.insert(0, apex_wire.clone());
-        }
-        let config = &self.config;
-        let apex_owner = self.owners.entry(apex_wire.clone()).or_default();
-        if !apex_owner.rrsets.iter().any(|(t, _, _)| *t == RType::NS) {
-            apex_owner.rrsets.insert(
-                0,
-                (
-                    RType::NS,
-                    config.ttl,
-                    vec![RecordValue::Ns(Box::new(config.mname))],
-                ),
-            );
-        }
         let mut soa_rdata = Vec::new();
         soa_rdata.extend_from_slice(config.mname.as_wire());
         soa_rdata.extend_from_slice(config.rname.as_wire());
@@ -724,121 +953,200 @@ impl ZoneDraft {
         ] {
             soa_rdata.extend_from_slice(&v.to_be_bytes());
         }
-        apex_owner.rrsets.insert(
-            0,
-            (
-                RType::SOA,
-                config.ttl,
-                vec![RecordValue::Other {
-                    rtype: RType::SOA,
-                    rdata: soa_rdata.clone(),
-                }],
-            ),
-        );
-
-        // Every ancestor of an owner down from the apex exists: empty
-        // non-terminals (RFC 4592 §2.2.2).
-        // Ancestors are suffixes of the owners' own bytes, so they are
-        // borrowed, not copied: no allocation per name.
-        let apex_len = self.apex.as_wire().len();
-        let mut all: Vec<&[u8]> = Vec::with_capacity(self.order.len() * 2);
-        let mut seen: hashbrown::HashSet<&[u8], foldhash::fast::RandomState> =
-            hashbrown::HashSet::with_capacity_and_hasher(self.order.len() * 2, Default::default());
-        for owner in &self.order {
-            // Walk from the apex down to the owner, so parents come first.
-            let mut starts = [0usize; 128];
-            let mut levels = 0;
-            let mut at = 0;
-            while owner.len() - at > apex_len {
-                starts[levels] = at;
-                levels += 1;
-                at += 1 + usize::from(owner[at]);
-            }
-            starts[levels] = at;
-            for &start in starts[..=levels].iter().rev() {
-                let wire = &owner[start..];
-                if seen.insert(wire) {
-                    all.push(wire);
-                }
-            }
-        }
+        let apex_owner = self.owner(groups, apex_wire);
+        let apex_has_ns = apex_owner.is_some_and(|o| {
+            self.records_of(&self.owners[o as usize])
+                .any(|record| value_of(record).rtype() == RType::NS)
+        });
 
         let hasher = foldhash::fast::RandomState::default();
+        // Each owner adds at most itself and its empty non-terminals; most
+        // share their ancestors.
+        let node_estimate = self.owners.len() * 2 + 1;
         let mut zone = Zone {
             apex: self.apex,
-            names: Vec::with_capacity(all.iter().map(|n| n.len()).sum()),
-            nodes: Vec::with_capacity(all.len()),
-            index: HashTable::with_capacity(all.len()),
+            names: Vec::with_capacity(
+                self.owners
+                    .iter()
+                    .map(|owner| name_of(owner).len())
+                    .sum::<usize>()
+                    + apex_wire.len(),
+            ),
+            nodes: Vec::with_capacity(node_estimate),
+            index: HashTable::with_capacity(node_estimate),
             hasher,
-            rrsets: Vec::new(),
-            tails: Vec::new(),
+            rrsets: Vec::with_capacity(self.owners.len() + 2),
+            // Every record's tail is TYPE, CLASS, TTL, RDLENGTH and RDATA;
+            // the apex adds its SOA (twice: the negative one) and NS.
+            tails: Vec::with_capacity(
+                self.records
+                    .iter()
+                    .map(|record| 10 + value_of(record).rdata_len())
+                    .sum::<usize>()
+                    + 3 * (10 + soa_rdata.len()),
+            ),
             apex_node: 0,
             negative_soa: (0, 0),
         };
-        let mut record_count = 0;
-        for &wire in &all {
-            let index = zone.nodes.len() as u32;
-            let name_start = zone.names.len() as u32;
-            zone.names.extend_from_slice(wire);
-            let rrset_start = zone.rrsets.len() as u32;
-            if let Some(owner) = self.owners.get(wire) {
-                for (rtype, ttl, values) in &owner.rrsets {
-                    let tail_start = zone.tails.len() as u32;
-                    let mut rdata = Vec::new();
-                    for value in values {
-                        rdata.clear();
-                        value.write_rdata(&mut rdata);
-                        push_tail_head(&mut zone.tails, *rtype, Class::IN, *ttl, rdata.len());
-                        zone.tails.extend_from_slice(&rdata);
-                    }
-                    record_count += values.len();
-                    zone.rrsets.push(RrSet {
-                        rtype: *rtype,
-                        count: values.len() as u16,
-                        tail_start,
-                        tail_len: zone.tails.len() as u32 - tail_start,
-                    });
+        // The apex's SOA, and NS unless the records give some.
+        let mut record_count = if apex_has_ns { 1 } else { 2 };
+        let mut rdata = Vec::new();
+        // The types of one owner, in first-seen order.
+        let mut types: Vec<RType> = Vec::new();
+        // The RRsets of `owner`, appended for `node`.
+        let mut push_owner = |zone: &mut Zone, node: u32, owner: &OwnerDraft| {
+            types.clear();
+            for record in self.records_of(owner) {
+                let rtype = value_of(record).rtype();
+                if !types.contains(&rtype) {
+                    types.push(rtype);
                 }
             }
-            zone.nodes.push(Node {
-                name_start,
-                name_len: wire.len() as u8,
-                rrset_count: (zone.rrsets.len() as u32 - rrset_start) as u16,
-                rrset_start,
-                wildcard: NO_NODE,
-            });
-            let hash = zone.hasher.hash_one(wire);
-            let (names, nodes, hasher) = (&zone.names, &zone.nodes, &zone.hasher);
-            zone.index.insert_unique(hash, index, |&i| {
-                let node = &nodes[i as usize];
-                let start = node.name_start as usize;
-                hasher.hash_one(&names[start..start + usize::from(node.name_len)])
-            });
-        }
-        // Link each wildcard to its parent.
-        for index in 0..zone.nodes.len() as u32 {
-            let name = zone.node_name(index);
-            if name.starts_with(b"\x01*") {
-                let parent = zone.find(&name[2..]).expect("ancestors exist");
-                zone.nodes[parent as usize].wildcard = index;
+            for &rtype in &types {
+                let of_type = || {
+                    self.records_of(owner)
+                        .filter(move |record| value_of(record).rtype() == rtype)
+                };
+                let ttl = of_type()
+                    .map(|record| record.ttl)
+                    .min()
+                    .expect("one record");
+                record_count += of_type().count();
+                push_rrset(zone, rtype, ttl, of_type().map(value_of), &mut rdata);
+            }
+            let node = &mut zone.nodes[node as usize];
+            node.rrset_count = (zone.rrsets.len() as u32 - node.rrset_start) as u16;
+        };
+
+        // The apex comes first and always has SOA and NS.
+        let apex = zone.node_for(apex_wire).0;
+        debug_assert_eq!(apex, 0);
+        {
+            let soa = RecordValue::Other {
+                rtype: RType::SOA,
+                rdata: soa_rdata.clone(),
+            };
+            let mut rdata = Vec::new();
+            push_rrset(&mut zone, RType::SOA, config.ttl, [&soa], &mut rdata);
+            if !apex_has_ns {
+                let ns = RecordValue::Ns(Box::new(config.mname));
+                push_rrset(&mut zone, RType::NS, config.ttl, [&ns], &mut rdata);
             }
         }
-        zone.apex_node = zone.find(&apex_wire).expect("the apex exists");
+        match apex_owner {
+            Some(owner) => push_owner(&mut zone, apex, &self.owners[owner as usize]),
+            None => zone.nodes[apex as usize].rrset_count = zone.rrsets.len() as u16,
+        }
+
+        // Every ancestor of an owner down from the apex exists: empty
+        // non-terminals (RFC 4592 §2.2.2). Walking each owner from the apex
+        // down creates its parents before it, in one hash probe per name;
+        // a wildcard is linked to its parent as it is created.
+        let apex_len = apex_wire.len();
+        for (index, owner) in self.owners.iter().enumerate() {
+            if Some(index as u32) == apex_owner {
+                continue;
+            }
+            let name = name_of(owner);
+            let mut starts = [0usize; 128];
+            let mut levels = 0;
+            let mut at = 0;
+            while name.len() - at > apex_len {
+                starts[levels] = at;
+                levels += 1;
+                at += 1 + usize::from(name[at]);
+            }
+            let mut parent = apex;
+            for &start in starts[..levels].iter().rev() {
+                let wire = &name[start..];
+                let (node, created) = zone.node_for(wire);
+                if created && wire.starts_with(b"\x01*") {
+                    zone.nodes[parent as usize].wildcard = node;
+                }
+                parent = node;
+            }
+            // `parent` is now the owner's own node.
+            zone.nodes[parent as usize].rrset_start = zone.rrsets.len() as u32;
+            push_owner(&mut zone, parent, owner);
+        }
+        zone.apex_node = apex;
+        // The table lives long: give back what the estimates over-reserved.
+        zone.nodes.shrink_to_fit();
+        zone.names.shrink_to_fit();
 
         // The negative SOA: the same record, TTL min(SOA TTL, MINIMUM).
         let negative_ttl = config.ttl.min(config.minimum);
         let start = zone.tails.len() as u32;
-        let mut tail = Vec::new();
         push_tail_head(
-            &mut tail,
+            &mut zone.tails,
             RType::SOA,
             Class::IN,
             negative_ttl,
             soa_rdata.len(),
         );
-        tail.extend_from_slice(&soa_rdata);
-        zone.tails.extend_from_slice(&tail);
-        zone.negative_soa = (start, tail.len() as u32);
+        zone.tails.extend_from_slice(&soa_rdata);
+        zone.negative_soa = (start, zone.tails.len() as u32 - start);
         (zone, record_count)
     }
+}
+
+impl Zone {
+    /// The node named `wire`, created (without RRsets, its RRsets to start
+    /// at the end of the RRset table) if it does not exist yet; and whether
+    /// it was.
+    fn node_for(&mut self, wire: &[u8]) -> (u32, bool) {
+        let hash = self.hasher.hash_one(wire);
+        let (names, nodes, hasher) = (&self.names, &self.nodes, &self.hasher);
+        let name_of = |i: u32| {
+            let node = &nodes[i as usize];
+            let start = node.name_start as usize;
+            &names[start..start + usize::from(node.name_len)]
+        };
+        match self.index.entry(
+            hash,
+            |&i| name_of(i) == wire,
+            |&i| hasher.hash_one(name_of(i)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(entry) => (*entry.get(), false),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let index = self.nodes.len() as u32;
+                slot.insert(index);
+                let name_start = self.names.len() as u32;
+                self.names.extend_from_slice(wire);
+                self.nodes.push(Node {
+                    name_start,
+                    name_len: wire.len() as u8,
+                    rrset_count: 0,
+                    rrset_start: self.rrsets.len() as u32,
+                    wildcard: NO_NODE,
+                });
+                (index, true)
+            }
+        }
+    }
+}
+
+/// Appends one RRset of `values` (all of type `rtype`) to `zone`.
+fn push_rrset<'v>(
+    zone: &mut Zone,
+    rtype: RType,
+    ttl: u32,
+    values: impl IntoIterator<Item = &'v RecordValue>,
+    rdata: &mut Vec<u8>,
+) {
+    let tail_start = zone.tails.len() as u32;
+    let mut count = 0u16;
+    for value in values {
+        rdata.clear();
+        value.write_rdata(rdata);
+        push_tail_head(&mut zone.tails, rtype, Class::IN, ttl, rdata.len());
+        zone.tails.extend_from_slice(rdata);
+        count += 1;
+    }
+    zone.rrsets.push(RrSet {
+        rtype,
+        count,
+        tail_start,
+        tail_len: zone.tails.len() as u32 - tail_start,
+    });
 }
