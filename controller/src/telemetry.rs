@@ -42,6 +42,8 @@ pub struct RecordsMetrics {
     pub status_writes: AtomicU64,
     /// Status patches that failed.
     pub status_failures: AtomicU64,
+    /// Kubernetes Events that could not be sent (each retried later).
+    pub event_failures: AtomicU64,
     /// Seconds from the start of a rebuild to statuses written (the
     /// snapshot is written first): with the debounce, the time from an
     /// object's change to the responder's file.
@@ -66,6 +68,7 @@ impl RecordsMetrics {
             watch_errors: AtomicU64::new(0),
             status_writes: AtomicU64::new(0),
             status_failures: AtomicU64::new(0),
+            event_failures: AtomicU64::new(0),
             rebuild_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             change_to_publish_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
         })
@@ -120,6 +123,11 @@ impl Collector for Counters {
                 "xcc_records_status_failures",
                 "DNSRecord status patches that failed",
                 load(&m.status_failures),
+            ),
+            (
+                "xcc_records_event_failures",
+                "Events that could not be sent (retried later)",
+                load(&m.event_failures),
             ),
         ] {
             let metric = ConstCounter::new(value);

@@ -107,6 +107,10 @@ struct Fake {
     /// The first N status patches get 500.
     failing_status_patches: usize,
     status_patches: usize,
+    /// The first N Events get 500.
+    failing_events: usize,
+    /// The Events received.
+    events: Vec<Value>,
     /// The bodies of watches held open, to push events into.
     open_watches: Vec<mpsc::UnboundedSender<Chunk>>,
     /// Requests the fake does not know.
@@ -206,7 +210,15 @@ impl Fake {
             return respond(StatusCode::OK, &self.records[name]);
         }
         if method == Method::POST && path == "/apis/events.k8s.io/v1/namespaces/mock/events" {
+            if self.failing_events > 0 {
+                self.failing_events -= 1;
+                return respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &status_body(500, "InternalError", "etcdserver: request timed out"),
+                );
+            }
             let event: Value = serde_json::from_slice(body).unwrap();
+            self.events.push(event.clone());
             return respond(StatusCode::CREATED, &event);
         }
         self.unexpected.push(format!("{method} {path}?{query}"));
@@ -346,6 +358,38 @@ async fn a_failed_status_patch_is_counted_and_retried() {
         })
         .await;
         assert_eq!(controller.counter(|m| &m.publishes), 2);
+        assert!(fake.lock().unwrap().unexpected.is_empty());
+        controller.stop().await;
+    })
+    .await
+    .expect("the test finishes in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_event_is_sent_again() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let fake = Arc::new(Mutex::new(Fake {
+            failing_events: 1,
+            ..Fake::default()
+        }));
+        fake.lock()
+            .unwrap()
+            .put(record("outside", "example.com", "10.8.0.3"));
+        let controller = InProcessController::start(mock_client(Arc::clone(&fake)), NAMESPACE);
+        controller.first_snapshot().await;
+        // The rejection's Event fails once: counted, then sent on a retry
+        // pass although nothing changed, and only once.
+        wait_for("the event sent", Duration::from_secs(10), || async {
+            (fake.lock().unwrap().events.len() == 1).then_some(())
+        })
+        .await;
+        assert_eq!(controller.counter(|m| &m.event_failures), 1);
+        let event = fake.lock().unwrap().events[0].clone();
+        assert_eq!(event["type"], "Warning");
+        assert_eq!(event["reason"], "OutsideZone");
+        assert_eq!(event["regarding"]["name"], "outside");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(fake.lock().unwrap().events.len(), 1);
         assert!(fake.lock().unwrap().unexpected.is_empty());
         controller.stop().await;
     })

@@ -388,10 +388,18 @@ async fn reconcile(
                 action: "Validate".into(),
                 secondary: None,
             };
-            if let Err(error) = recorder.publish(&event, &object.object_ref(resource)).await {
-                tracing::debug!(object = %status.key, %error, "cannot emit the event");
+            match recorder.publish(&event, &object.object_ref(resource)).await {
+                Ok(()) => {
+                    state.rejected.insert(status.key.clone(), message);
+                }
+                Err(error) => {
+                    // Not remembered as reported: the retry pass (after
+                    // the backoff) sends it again.
+                    complete = false;
+                    metrics.event_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(object = %status.key, %error, "cannot emit the event; retrying later");
+                }
             }
-            state.rejected.insert(status.key.clone(), message);
         } else if !rejected {
             state.rejected.remove(&status.key);
         }
