@@ -17,6 +17,8 @@
 //!   `GatewayDNS`); the CRDs are generated from them.
 //! - [`crd`]: renders the CRDs as YAML (`xcc-controller crd`); the files
 //!   under `manifests/crds/` are its output.
+//! - [`gateways`]: the management side's decisions (pure): GatewayDNS,
+//!   Clusters and gateway Services to the records of every workload cluster.
 //! - [`records`]: the workload side's pure decisions: EndpointSlices to
 //!   records, objects to a table and per-object statuses.
 //! - [`error`]: the error type, with a metric label per variant.
@@ -30,6 +32,7 @@
 pub mod api;
 pub mod crd;
 pub mod error;
+pub mod gateways;
 pub mod records;
 
 pub use error::{Error, Result};
