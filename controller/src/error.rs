@@ -58,6 +58,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The management cluster does not serve what the gateways controller
+    /// needs (Cluster API's Cluster kind).
+    #[error("{0}")]
+    MissingApi(String),
+    /// Leader election failed.
+    #[error("leader election: {0}")]
+    Election(String),
 }
 
 impl Error {
@@ -71,6 +78,8 @@ impl Error {
             Self::Read { .. } => "read",
             Self::Kube { .. } => "kube",
             Self::Json { .. } => "json",
+            Self::MissingApi(_) => "missing_api",
+            Self::Election(_) => "election",
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - `records`: the responder's sidecar in a workload cluster: watch
 //!   `DNSRecord` objects (and annotated EndpointSlices), publish the
 //!   snapshot the responder serves, write each record's status.
+//! - `gateways`: the management cluster's controller: GatewayDNS objects
+//!   and Cluster API Clusters to DNSRecords in every workload cluster.
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
@@ -44,6 +46,10 @@ enum Command {
     /// Watch DNSRecords (and annotated EndpointSlices) in one namespace and
     /// publish the snapshot the responder serves (the responder's sidecar).
     Records(RecordsArgs),
+    /// Publish the gateway Service of Cluster API clusters, as GatewayDNS
+    /// objects select them, as DNSRecords in every workload cluster (runs
+    /// in the management cluster).
+    Gateways(GatewaysArgs),
 }
 
 /// Flags of `records`; each also reads an environment variable.
@@ -89,6 +95,44 @@ struct RecordsArgs {
     instance: Option<String>,
 }
 
+/// Flags of `gateways`; each also reads an environment variable.
+#[derive(Debug, clap::Args)]
+struct GatewaysArgs {
+    /// DNS suffix of the published names
+    /// (`*.gateway.<cluster>.<namespace>.clusters.<suffix>`).
+    #[arg(long, env = "DOMAIN_SUFFIX", default_value = "xcc.test")]
+    domain_suffix: String,
+    /// Namespace of the DNSRecords in workload clusters.
+    #[arg(long, env = "XCC_RECORD_NAMESPACE", default_value = "xcc-dns")]
+    record_namespace: String,
+    /// Milliseconds of quiet after a change before reconciling.
+    #[arg(long, env = "XCC_DEBOUNCE_MS", default_value_t = 20)]
+    debounce_ms: u64,
+    /// Address of /metrics, /healthz and /readyz; "off" disables it.
+    #[arg(long, env = "XCC_ADMIN_LISTEN", default_value = "127.0.0.1:9155")]
+    admin_listen: String,
+    /// Take part in leader election (a Lease): only the leader works, so
+    /// several replicas can run. `false` for a single replica.
+    #[arg(long, env = "XCC_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Namespace of the Lease (the controller's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "xcc-dns")]
+    lease_namespace: String,
+    /// Name of the Lease.
+    #[arg(
+        long,
+        env = "XCC_LEASE_NAME",
+        default_value = "xcc-controller-gateways"
+    )]
+    lease_name: String,
+    /// Seconds a leader's claim lasts without renewal.
+    #[arg(long, env = "XCC_LEASE_SECONDS", default_value_t = 15)]
+    lease_seconds: u64,
+    /// This replica's identity in the Lease (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Sources {
     /// DNSRecord objects.
@@ -108,6 +152,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crd { out } => run_crd(out),
         Command::Records(args) => run_records(args),
+        Command::Gateways(args) => run_gateways(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,12 +187,7 @@ fn run_crd(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn run_records(args: RecordsArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .init();
+    init_logging();
     let mut zones = Vec::new();
     for zone in &args.zones {
         let apex = NameBuf::from_presentation(zone)
@@ -203,6 +243,81 @@ fn run_records(args: RecordsArgs) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })
+}
+
+fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use xcc_controller::gateways::run::{GatewaysOptions, run as run_gateways_loop};
+    init_logging();
+    let options = GatewaysOptions {
+        suffix: args.domain_suffix.trim_end_matches('.').to_owned(),
+        record_namespace: args.record_namespace,
+        debounce: Duration::from_millis(args.debounce_ms),
+    };
+    NameBuf::from_presentation(&options.suffix).map_err(|e| {
+        format!(
+            "--domain-suffix {:?} is not a valid name: {e}",
+            options.suffix
+        )
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_default().await?;
+        let metrics = telemetry::GatewaysMetrics::new();
+        if args.admin_listen != "off" {
+            let address: SocketAddr = args
+                .admin_listen
+                .parse()
+                .map_err(|e| format!("--admin-listen {:?}: {e}", args.admin_listen))?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on admin address {address}: {e}"))?;
+            let router = telemetry::gateways_router(std::sync::Arc::clone(&metrics));
+            tokio::spawn(async move { axum::serve(listener, router).await });
+        }
+        tracing::info!(suffix = %options.suffix, "starting xcc-controller gateways");
+        if args.leader_elect {
+            use xcc_controller::gateways::leader::{LeaseOptions, run_as_leader, stopped};
+            let identity = match args.identity {
+                Some(identity) => identity,
+                None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .unwrap_or_else(|_| format!("xcc-controller-{}", std::process::id())),
+            };
+            let lease = LeaseOptions {
+                namespace: args.lease_namespace,
+                name: args.lease_name,
+                identity,
+                duration: Duration::from_secs(args.lease_seconds),
+                grace: Duration::from_secs((args.lease_seconds / 3).max(1)),
+            };
+            run_as_leader(client.clone(), lease, shutdown_signal(), |stop| {
+                run_gateways_loop(
+                    client.clone(),
+                    options.clone(),
+                    std::sync::Arc::clone(&metrics),
+                    stopped(stop),
+                )
+            })
+            .await?;
+        } else {
+            run_gateways_loop(client, options, metrics, shutdown_signal()).await?;
+        }
+        tracing::info!("stopped");
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+}
+
+/// Logs to stderr, `RUST_LOG` filtering (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
 }
 
 /// Completes on SIGTERM or SIGINT.

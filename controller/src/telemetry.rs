@@ -1,10 +1,10 @@
 //! The controller's metrics and health endpoint: `/metrics` (Prometheus
-//! text), `/healthz` (the process is up), `/readyz` (the first snapshot has
-//! been published).
+//! text), `/healthz` (the process is up), `/readyz` (`records`: the first
+//! snapshot has been published; `gateways`: the initial lists are in).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -167,13 +167,18 @@ impl Collector for Counters {
     }
 }
 
+/// Whether the process is ready, asked on every `/readyz`.
+type Readiness = Arc<dyn Fn() -> bool + Send + Sync>;
+
 #[derive(Clone)]
 struct AdminState {
     registry: Arc<Registry>,
-    metrics: Arc<RecordsMetrics>,
+    ready: Readiness,
+    /// What `/readyz` says while not ready.
+    not_ready: &'static str,
 }
 
-/// The router of the health and metrics endpoint.
+/// The router of the health and metrics endpoint of `records`.
 pub fn router(metrics: Arc<RecordsMetrics>) -> Router {
     let mut registry = Registry::default();
     registry.register(
@@ -187,20 +192,55 @@ pub fn router(metrics: Arc<RecordsMetrics>) -> Router {
         metrics.change_to_publish_seconds.clone(),
     );
     registry.register_collector(Box::new(Counters(Arc::clone(&metrics))));
+    admin_router(
+        registry,
+        Arc::new(move || metrics.is_ready()),
+        "no snapshot published yet\n",
+    )
+}
+
+/// The router of the health and metrics endpoint of `gateways`.
+pub fn gateways_router(metrics: Arc<GatewaysMetrics>) -> Router {
+    let mut registry = Registry::default();
+    registry.register(
+        "xcc_gateways_reconcile_seconds",
+        "Seconds per reconcile pass (all namespaces; writes run apart)",
+        metrics.reconcile_seconds.clone(),
+    );
+    registry.register(
+        "xcc_gateways_propagation_seconds",
+        "Seconds from a gateway Service change in a workload cluster to the DNSRecords written in a target cluster",
+        metrics.propagation_seconds.clone(),
+    );
+    registry.register_collector(Box::new(GatewayCounters(Arc::clone(&metrics))));
+    admin_router(
+        registry,
+        Arc::new(move || metrics.ready.load(Ordering::Relaxed)),
+        "initial lists not complete yet\n",
+    )
+}
+
+fn admin_router(registry: Registry, ready: Readiness, not_ready: &'static str) -> Router {
     Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(ready))
+        .route("/readyz", get(ready_text))
         .with_state(AdminState {
             registry: Arc::new(registry),
-            metrics,
+            ready,
+            not_ready,
         })
 }
 
-/// Serves the endpoint on `address` until the task is dropped.
-pub async fn serve(address: SocketAddr, metrics: Arc<RecordsMetrics>) -> std::io::Result<()> {
+/// Serves `router` on `address` until the task is dropped.
+pub async fn serve_router(address: SocketAddr, router: Router) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
-    axum::serve(listener, router(metrics)).await
+    axum::serve(listener, router).await
+}
+
+/// Serves the endpoint of `records` on `address` until the task is dropped.
+pub async fn serve(address: SocketAddr, metrics: Arc<RecordsMetrics>) -> std::io::Result<()> {
+    serve_router(address, router(metrics)).await
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> impl IntoResponse {
@@ -214,13 +254,132 @@ async fn metrics_text(State(state): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-async fn ready(State(state): State<AdminState>) -> impl IntoResponse {
-    if state.metrics.is_ready() {
+async fn ready_text(State(state): State<AdminState>) -> impl IntoResponse {
+    if (state.ready)() {
         (StatusCode::OK, "ready\n")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no snapshot published yet\n",
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, state.not_ready)
+    }
+}
+
+//----------- gateways ---------------------------------------------------------
+
+/// Counters of `xcc-controller gateways`.
+#[derive(Debug)]
+pub struct GatewaysMetrics {
+    /// The initial lists are complete (`/readyz`).
+    pub ready: AtomicBool,
+    /// Reconcile passes.
+    pub reconciles: AtomicU64,
+    /// Seconds per pass.
+    pub reconcile_seconds: Histogram,
+    /// Watch errors (management and workload clusters).
+    pub watch_errors: AtomicU64,
+    /// Record writes to a workload cluster that failed (each retried).
+    pub write_errors: AtomicU64,
+    /// DNSRecords applied.
+    pub records_applied: AtomicU64,
+    /// DNSRecords deleted.
+    pub records_deleted: AtomicU64,
+    /// GatewayDNS status patches written.
+    pub status_writes: AtomicU64,
+    /// GatewayDNS status patches that failed.
+    pub status_failures: AtomicU64,
+    /// Seconds from a gateway Service change to the records written, per
+    /// target cluster.
+    pub propagation_seconds: Histogram,
+    /// Selected clusters by state at the last pass: Ready, Pending,
+    /// Unreachable, Failed.
+    clusters: [AtomicU64; 4],
+}
+
+impl GatewaysMetrics {
+    /// Fresh counters.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            ready: AtomicBool::new(false),
+            reconciles: AtomicU64::new(0),
+            reconcile_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            watch_errors: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
+            records_applied: AtomicU64::new(0),
+            records_deleted: AtomicU64::new(0),
+            status_writes: AtomicU64::new(0),
+            status_failures: AtomicU64::new(0),
+            propagation_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            clusters: Default::default(),
+        })
+    }
+
+    /// Sets the clusters-by-state gauges (Ready, Pending, Unreachable,
+    /// Failed).
+    pub fn set_cluster_counts(&self, counts: [u64; 4]) {
+        for (gauge, count) in self.clusters.iter().zip(counts) {
+            gauge.store(count, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GatewayCounters(Arc<GatewaysMetrics>);
+
+impl Collector for GatewayCounters {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = &self.0;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        for (name, help, value) in [
+            (
+                "xcc_gateways_reconciles",
+                "Reconcile passes",
+                load(&m.reconciles),
+            ),
+            (
+                "xcc_gateways_watch_errors",
+                "Watch errors (backed off and resumed)",
+                load(&m.watch_errors),
+            ),
+            (
+                "xcc_gateways_write_errors",
+                "Failed writes of records to a workload cluster (retried)",
+                load(&m.write_errors),
+            ),
+            (
+                "xcc_gateways_records_applied",
+                "DNSRecords applied",
+                load(&m.records_applied),
+            ),
+            (
+                "xcc_gateways_records_deleted",
+                "DNSRecords deleted",
+                load(&m.records_deleted),
+            ),
+            (
+                "xcc_gateways_status_writes",
+                "GatewayDNS status patches written",
+                load(&m.status_writes),
+            ),
+            (
+                "xcc_gateways_status_failures",
+                "GatewayDNS status patches that failed",
+                load(&m.status_failures),
+            ),
+        ] {
+            let metric = ConstCounter::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "xcc_gateways_clusters",
+            "Selected clusters by state at the last pass",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (state, gauge) in ["Ready", "Pending", "Unreachable", "Failed"]
+            .into_iter()
+            .zip(&m.clusters)
+        {
+            let metric = ConstGauge::new(load(gauge) as i64);
+            metric.encode(family.encode_family(&[("state", state)])?)?;
+        }
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@
 
 mod apiserver;
 mod crd_in_sync;
+mod k8s_gateways;
 mod k8s_records;
 mod k8s_resilience;
 mod k8s_schema;

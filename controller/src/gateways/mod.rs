@@ -18,7 +18,12 @@
 //!   which records every workload cluster holds, which records must be
 //!   kept while a cluster cannot be read, what each GatewayDNS's status
 //!   says.
+//! - [`run`]: the asynchronous shell: reflectors, one client and set of
+//!   tasks per workload cluster, server-side apply, statuses.
+//! - [`leader`]: leader election with a Lease, so two replicas can run.
 
 pub mod desired;
+pub mod leader;
 pub mod names;
+pub mod run;
 pub mod service;

@@ -1,0 +1,983 @@
+//! `xcc-controller gateways`: the loop around [`super::desired`].
+//!
+//! 1. Reflectors on the management cluster: `GatewayDNS` (all namespaces),
+//!    Cluster API `Cluster`s (the version the server prefers, v1beta2 or
+//!    v1beta1, as `DynamicObject`s) and the kubeconfig Secrets (type
+//!    `cluster.x-k8s.io/secret`). Nothing is decided before their initial
+//!    lists are complete.
+//! 2. One [`Workload`] per provisioned cluster: a client built from its
+//!    kubeconfig Secret (rebuilt when the Secret changes, dropped when the
+//!    cluster goes), a probe of its `xcc-dns` namespace, a watch on each
+//!    gateway Service a GatewayDNS names, and one writer task that applies
+//!    the records that cluster should hold. Each cluster has its own tasks:
+//!    a slow or unreachable cluster never delays the others.
+//! 3. On every change (debounced), each namespace is planned again from
+//!    the whole state (level-triggered); each target cluster's writer gets
+//!    the newest desired set (older ones it has not started are dropped),
+//!    and GatewayDNS statuses are patched where they differ.
+//!
+//! Writers apply with server-side apply under the field manager
+//! [`FIELD_MANAGER`], skip records unchanged since their last successful
+//! write, and delete the records labelled as theirs (managed-by and the
+//! source namespace) that nobody wants, except those of clusters whose
+//! state is uncertain (`keep`). The first pass of every writer is the
+//! garbage collection of what was left while the controller was down.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Config, ResourceExt};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::desired::{
+    ClusterView, Connection, DesiredRecord, Lifecycle, MANAGED_BY, MANAGED_BY_VALUE,
+    NamespaceInput, NamespacePlan, SOURCE_CLUSTER, SOURCE_NAMESPACE, ServiceView, plan_namespace,
+};
+use super::service::gateway_addresses;
+use crate::api::{ClusterState, DNSRecord, GatewayDNS, GatewayDNSStatus, ResolutionType};
+use crate::error::Error;
+use crate::telemetry::GatewaysMetrics;
+
+/// The field manager of every write this controller makes.
+pub const FIELD_MANAGER: &str = "xcc-controller-gateways";
+/// The Cluster API group.
+pub const CLUSTER_API_GROUP: &str = "cluster.x-k8s.io";
+/// The type of Cluster API kubeconfig Secrets.
+pub const KUBECONFIG_SECRET_TYPE: &str = "cluster.x-k8s.io/secret";
+
+/// Retries of a failed write or probe start here and double up to
+/// [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// How often a connected cluster's `xcc-dns` namespace is probed again.
+const PROBE_EVERY: Duration = Duration::from_secs(30);
+/// How often a writer applies its whole set again, changed or not.
+const REWRITE_EVERY: Duration = Duration::from_secs(300);
+/// How often load-balancer hostnames are resolved again.
+const RESOLVE_EVERY: Duration = Duration::from_secs(30);
+
+/// What `gateways` is told to do.
+#[derive(Clone, Debug)]
+pub struct GatewaysOptions {
+    /// The DNS suffix (`xcc.test`).
+    pub suffix: String,
+    /// The namespace of the records in workload clusters.
+    pub record_namespace: String,
+    /// Quiet time after a change before planning.
+    pub debounce: Duration,
+}
+
+impl Default for GatewaysOptions {
+    fn default() -> Self {
+        Self {
+            suffix: "xcc.test".to_owned(),
+            record_namespace: "xcc-dns".to_owned(),
+            debounce: Duration::from_millis(20),
+        }
+    }
+}
+
+/// Runs until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    options: GatewaysOptions,
+    metrics: Arc<GatewaysMetrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let changed = Arc::new(Notify::new());
+    let cluster_resource = cluster_resource(&client).await?;
+    tracing::info!(
+        version = %cluster_resource.version,
+        "watching Cluster API Clusters"
+    );
+
+    let gateways_store = reflect(
+        "GatewayDNS",
+        Api::<GatewayDNS>::all(client.clone()),
+        watcher::Config::default(),
+        &changed,
+        &metrics,
+    );
+    let clusters_store = reflect_dynamic(
+        Api::<DynamicObject>::all_with(client.clone(), &cluster_resource),
+        cluster_resource.clone(),
+        &changed,
+        &metrics,
+    );
+    let secrets_store = reflect(
+        "Secret",
+        Api::<Secret>::all(client.clone()),
+        watcher::Config::default().fields(&format!("type={KUBECONFIG_SECRET_TYPE}")),
+        &changed,
+        &metrics,
+    );
+
+    tokio::pin!(shutdown);
+    let ready = async {
+        for ready in [
+            gateways_store.wait_until_ready().await,
+            clusters_store.wait_until_ready().await,
+            secrets_store.wait_until_ready().await,
+        ] {
+            ready.map_err(|_| Error::WatchEnded)?;
+        }
+        Ok::<(), Error>(())
+    };
+    tokio::select! {
+        result = ready => result?,
+        () = &mut shutdown => return Ok(()),
+    }
+    tracing::info!("initial lists complete; reconciling");
+    metrics.ready.store(true, Ordering::Relaxed);
+
+    let shared = Arc::new(Shared {
+        options,
+        changed: Arc::clone(&changed),
+        metrics: Arc::clone(&metrics),
+        workloads: DashMap::new(),
+        resolved: Mutex::new(BTreeMap::new()),
+    });
+    let mut resolvers: HashMap<String, JoinHandle<()>> = HashMap::new();
+    loop {
+        let started = Instant::now();
+        reconcile(
+            &client,
+            &shared,
+            &gateways_store,
+            &clusters_store,
+            &secrets_store,
+            &mut resolvers,
+        )
+        .await;
+        metrics.reconciles.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .reconcile_seconds
+            .observe(started.elapsed().as_secs_f64());
+        tokio::select! {
+            () = changed.notified() => {}
+            // Statuses name times ("last success"); refresh them now and
+            // then even when nothing happens.
+            () = tokio::time::sleep(PROBE_EVERY) => {}
+            () = &mut shutdown => break,
+        }
+        tokio::time::sleep(shared.options.debounce).await;
+    }
+    for entry in shared.workloads.iter() {
+        entry.value().stop();
+    }
+    for (_, task) in resolvers {
+        task.abort();
+    }
+    Ok(())
+}
+
+/// The Cluster resource in the version the management cluster prefers.
+async fn cluster_resource(client: &Client) -> Result<ApiResource, Error> {
+    let group = kube::discovery::group(client, CLUSTER_API_GROUP)
+        .await
+        .map_err(|source| Error::Kube {
+            context: format!(
+                "discovering the {CLUSTER_API_GROUP} API group (is Cluster API installed?)"
+            ),
+            source,
+        })?;
+    let (resource, _) = group.recommended_kind("Cluster").ok_or_else(|| {
+        Error::MissingApi(format!(
+            "the {CLUSTER_API_GROUP} API group serves no Cluster kind"
+        ))
+    })?;
+    Ok(resource)
+}
+
+/// A reflector whose every event wakes the loop.
+fn reflect<K>(
+    kind: &'static str,
+    api: Api<K>,
+    config: watcher::Config,
+    changed: &Arc<Notify>,
+    metrics: &Arc<GatewaysMetrics>,
+) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let writer = reflector::store::Writer::default();
+    let store = writer.as_reader();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    tokio::spawn(drive(
+        kind,
+        stream,
+        Arc::clone(changed),
+        Arc::clone(metrics),
+    ));
+    store
+}
+
+fn reflect_dynamic(
+    api: Api<DynamicObject>,
+    resource: ApiResource,
+    changed: &Arc<Notify>,
+    metrics: &Arc<GatewaysMetrics>,
+) -> Store<DynamicObject> {
+    let writer = reflector::store::Writer::new(resource);
+    let store = writer.as_reader();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    tokio::spawn(drive(
+        "Cluster",
+        stream,
+        Arc::clone(changed),
+        Arc::clone(metrics),
+    ));
+    store
+}
+
+async fn drive<S, K>(
+    kind: &'static str,
+    stream: S,
+    changed: Arc<Notify>,
+    metrics: Arc<GatewaysMetrics>,
+) where
+    S: futures::Stream<Item = Result<K, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream.into_stream());
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(_) => changed.notify_one(),
+            Err(error) => {
+                metrics.watch_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(kind, %error, "watch error; backing off and resuming");
+            }
+        }
+    }
+}
+
+//----------- Shared state -----------------------------------------------------
+
+/// What the loop and the per-cluster tasks share.
+struct Shared {
+    options: GatewaysOptions,
+    changed: Arc<Notify>,
+    metrics: Arc<GatewaysMetrics>,
+    /// By (management namespace, cluster).
+    workloads: DashMap<(String, String), Arc<Workload>>,
+    /// Load-balancer hostnames and what they resolved to.
+    resolved: Mutex<BTreeMap<String, Vec<IpAddr>>>,
+}
+
+/// One workload cluster: its client and its tasks.
+struct Workload {
+    namespace: String,
+    cluster: String,
+    /// The kubeconfig Secret's resourceVersion the client was built from.
+    secret_version: Option<String>,
+    client: Option<Client>,
+    connection: Mutex<Connection>,
+    /// Gateway Services watched, by `namespace/name`.
+    services: Mutex<BTreeMap<String, ServiceWatch>>,
+    /// The writer's input: the newest desired set.
+    desired: watch::Sender<Option<Arc<TargetSet>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct ServiceWatch {
+    view: Arc<Mutex<WatchedService>>,
+    task: JoinHandle<()>,
+}
+
+/// What a Service watch has seen.
+#[derive(Default)]
+struct WatchedService {
+    /// The object (`None`: absent), once listed.
+    object: Option<Option<Service>>,
+    last_success: Option<Time>,
+    trouble: Option<String>,
+    /// When the last change of its addresses arrived (for the propagation
+    /// metric).
+    changed_at: Option<Instant>,
+}
+
+/// What one target cluster should hold.
+#[derive(Debug)]
+struct TargetSet {
+    records: Vec<DesiredRecord>,
+    keep: BTreeSet<String>,
+    /// When the newest change among the records' sources arrived.
+    changed_at: Option<Instant>,
+}
+
+impl Workload {
+    fn stop(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+        for (_, watch) in
+            std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()))
+        {
+            watch.task.abort();
+        }
+    }
+
+    fn connection(&self) -> Connection {
+        self.connection
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_connection(&self, connection: Connection, shared: &Shared) {
+        let mut current = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        if *current != connection {
+            tracing::info!(namespace = %self.namespace, cluster = %self.cluster, ?connection, "cluster connection");
+            *current = connection;
+            shared.changed.notify_one();
+        }
+    }
+}
+
+//----------- One pass -----------------------------------------------------------
+
+async fn reconcile(
+    management: &Client,
+    shared: &Arc<Shared>,
+    gateways_store: &Store<GatewayDNS>,
+    clusters_store: &Store<DynamicObject>,
+    secrets_store: &Store<Secret>,
+    resolvers: &mut HashMap<String, JoinHandle<()>>,
+) {
+    let gateways = gateways_store.state();
+    let clusters = clusters_store.state();
+    let secrets = secrets_store.state();
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
+    namespaces.extend(gateways.iter().filter_map(|g| g.namespace()));
+    namespaces.extend(clusters.iter().filter_map(|c| c.namespace()));
+
+    let mut wanted_workloads: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut wanted_hostnames: BTreeSet<String> = BTreeSet::new();
+    let now = Time(jiff::Timestamp::now());
+    let mut cluster_counts = [0u64; 4];
+    for namespace in &namespaces {
+        let gateways_here: Vec<GatewayDNS> = gateways
+            .iter()
+            .filter(|g| g.namespace().as_deref() == Some(namespace))
+            .map(|g| (**g).clone())
+            .collect();
+        let cluster_views: Vec<ClusterView> = clusters
+            .iter()
+            .filter(|c| c.namespace().as_deref() == Some(namespace))
+            .map(|c| cluster_view(c))
+            .collect();
+        // Connections: one workload per provisioned cluster.
+        let mut connections = BTreeMap::new();
+        for cluster in &cluster_views {
+            if cluster.lifecycle != Lifecycle::Provisioned {
+                continue;
+            }
+            let key = (namespace.clone(), cluster.name.clone());
+            wanted_workloads.insert(key.clone());
+            let secret = secrets.iter().find(|s| {
+                s.namespace().as_deref() == Some(namespace)
+                    && s.name_any() == format!("{}-kubeconfig", cluster.name)
+            });
+            let workload = ensure_workload(shared, &key, secret.map(|s| &**s)).await;
+            connections.insert(cluster.name.clone(), workload.connection());
+        }
+        // Services, as the watches have seen them.
+        let mut services = BTreeMap::new();
+        let mut changed_at: BTreeMap<String, Instant> = BTreeMap::new();
+        for entry in shared.workloads.iter() {
+            let workload = entry.value();
+            if workload.namespace != *namespace {
+                continue;
+            }
+            for (service, watch) in workload
+                .services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+            {
+                let seen = watch.view.lock().unwrap_or_else(|e| e.into_inner());
+                let last = seen.object.as_ref().map(|object| {
+                    gateway_addresses(service, object.as_ref(), ResolutionType::LoadBalancer)
+                });
+                if let Some(at) = seen.changed_at {
+                    changed_at.insert(workload.cluster.clone(), at);
+                }
+                services.insert(
+                    (workload.cluster.clone(), service.clone()),
+                    ServiceView {
+                        last,
+                        last_success: seen.last_success.clone(),
+                        trouble: seen.trouble.clone(),
+                    },
+                );
+            }
+        }
+        let previous: BTreeMap<String, GatewayDNSStatus> = gateways_here
+            .iter()
+            .filter_map(|g| Some((g.name_any(), g.status.clone()?)))
+            .collect();
+        let resolved = shared
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let plan = plan_namespace(&NamespaceInput {
+            namespace,
+            suffix: &shared.options.suffix,
+            gateways: &gateways_here,
+            clusters: &cluster_views,
+            connections: &connections,
+            services: &services,
+            resolved: &resolved,
+            previous: &previous,
+            now: &now,
+        });
+        wanted_hostnames.extend(plan.resolve.iter().cloned());
+        ensure_service_watches(shared, namespace, &plan);
+        publish(shared, namespace, &plan, &changed_at);
+        write_statuses(management, shared, &gateways_here, &plan).await;
+        count_clusters(&plan, &mut cluster_counts);
+    }
+    shared.metrics.set_cluster_counts(cluster_counts);
+
+    // Clusters gone (or no longer provisioned): their tasks stop, their
+    // clients are dropped.
+    shared.workloads.retain(|key, workload| {
+        let keep = wanted_workloads.contains(key);
+        if !keep {
+            tracing::info!(namespace = %key.0, cluster = %key.1, "cluster gone; dropping its client");
+            workload.stop();
+        }
+        keep
+    });
+    // Hostname resolvers follow the hostnames in use.
+    resolvers.retain(|hostname, task| {
+        let keep = wanted_hostnames.contains(hostname);
+        if !keep {
+            task.abort();
+            shared
+                .resolved
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(hostname);
+        }
+        keep
+    });
+    for hostname in wanted_hostnames {
+        resolvers
+            .entry(hostname.clone())
+            .or_insert_with(|| tokio::spawn(resolve_hostname(Arc::clone(shared), hostname)));
+    }
+}
+
+/// A Cluster object as [`ClusterView`]: being deleted, provisioned (its
+/// `status.phase` says `Provisioned`), or not yet.
+fn cluster_view(object: &DynamicObject) -> ClusterView {
+    let lifecycle = if object.metadata.deletion_timestamp.is_some() {
+        Lifecycle::Deleting
+    } else {
+        match object
+            .data
+            .get("status")
+            .and_then(|s| s.get("phase"))
+            .and_then(|p| p.as_str())
+        {
+            Some("Provisioned") => Lifecycle::Provisioned,
+            Some("Deleting") => Lifecycle::Deleting,
+            Some(phase) => Lifecycle::Provisioning(phase.to_owned()),
+            None => Lifecycle::Provisioning("Unknown".to_owned()),
+        }
+    };
+    ClusterView {
+        name: object.name_any(),
+        labels: object.labels().clone(),
+        lifecycle,
+    }
+}
+
+/// The workload of `key`, (re)built when its kubeconfig Secret changed.
+async fn ensure_workload(
+    shared: &Arc<Shared>,
+    key: &(String, String),
+    secret: Option<&Secret>,
+) -> Arc<Workload> {
+    let version = secret.and_then(|s| s.resource_version());
+    if let Some(existing) = shared.workloads.get(key)
+        && existing.secret_version == version
+    {
+        return Arc::clone(existing.value());
+    }
+    if let Some((_, old)) = shared.workloads.remove(key) {
+        tracing::info!(namespace = %key.0, cluster = %key.1, "kubeconfig changed; reconnecting");
+        old.stop();
+    }
+    let (namespace, cluster) = key.clone();
+    let (client, connection) = match secret {
+        None => (
+            None,
+            Connection::KubeconfigMissing(format!(
+                "no Secret {namespace}/{cluster}-kubeconfig of type {KUBECONFIG_SECRET_TYPE}"
+            )),
+        ),
+        Some(secret) => match client_from_secret(secret).await {
+            Ok(client) => (Some(client), Connection::Connecting),
+            Err(message) => (None, Connection::KubeconfigMissing(message)),
+        },
+    };
+    let (desired, desired_rx) = watch::channel(None);
+    let workload = Arc::new(Workload {
+        namespace,
+        cluster,
+        secret_version: version,
+        client: client.clone(),
+        connection: Mutex::new(connection),
+        services: Mutex::new(BTreeMap::new()),
+        desired,
+        tasks: Mutex::new(Vec::new()),
+    });
+    if let Some(client) = client {
+        let probe = tokio::spawn(probe(
+            Arc::clone(shared),
+            Arc::clone(&workload),
+            client.clone(),
+        ));
+        let writer = tokio::spawn(write_records(
+            Arc::clone(shared),
+            Arc::clone(&workload),
+            client,
+            desired_rx,
+        ));
+        workload
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend([probe, writer]);
+    }
+    shared.workloads.insert(key.clone(), Arc::clone(&workload));
+    workload
+}
+
+/// A client for the cluster of a Cluster API kubeconfig Secret (key
+/// `value`).
+async fn client_from_secret(secret: &Secret) -> Result<Client, String> {
+    let name = format!(
+        "{}/{}",
+        secret.namespace().unwrap_or_default(),
+        secret.name_any()
+    );
+    let value = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("value"))
+        .ok_or_else(|| format!("Secret {name} has no key \"value\""))?;
+    let text = std::str::from_utf8(&value.0)
+        .map_err(|_| format!("Secret {name}: \"value\" is not UTF-8"))?;
+    let kubeconfig =
+        Kubeconfig::from_yaml(text).map_err(|e| format!("Secret {name}: not a kubeconfig: {e}"))?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| format!("Secret {name}: unusable kubeconfig: {e}"))?;
+    Client::try_from(config).map_err(|e| format!("Secret {name}: cannot build a client: {e}"))
+}
+
+/// Probes a cluster: is it reachable, has it the records' namespace? Again
+/// every [`PROBE_EVERY`], and sooner after a failure.
+async fn probe(shared: Arc<Shared>, workload: Arc<Workload>, client: Client) {
+    let namespaces: Api<Namespace> = Api::all(client);
+    let mut retry = RETRY_MIN;
+    loop {
+        let connection = match namespaces.get_opt(&shared.options.record_namespace).await {
+            Ok(found) => {
+                retry = RETRY_MIN;
+                Connection::Ready {
+                    has_namespace: found.is_some(),
+                }
+            }
+            Err(error) => Connection::Unreachable(format!("cannot reach the API server: {error}")),
+        };
+        let wait = if matches!(connection, Connection::Ready { .. }) {
+            PROBE_EVERY
+        } else {
+            let wait = retry;
+            retry = (retry * 2).min(RETRY_MAX);
+            wait
+        };
+        workload.set_connection(connection, &shared);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Starts the Service watches the plan needs and stops the others.
+fn ensure_service_watches(shared: &Arc<Shared>, namespace: &str, plan: &NamespacePlan) {
+    for entry in shared.workloads.iter() {
+        let workload = entry.value();
+        if workload.namespace != namespace {
+            continue;
+        }
+        let Some(client) = &workload.client else {
+            continue;
+        };
+        let wanted: BTreeSet<&String> = plan
+            .watches
+            .iter()
+            .filter(|(cluster, _)| *cluster == workload.cluster)
+            .map(|(_, service)| service)
+            .collect();
+        let mut services = workload.services.lock().unwrap_or_else(|e| e.into_inner());
+        services.retain(|service, watch| {
+            let keep = wanted.contains(service);
+            if !keep {
+                watch.task.abort();
+            }
+            keep
+        });
+        for service in wanted {
+            if services.contains_key(service) {
+                continue;
+            }
+            let Some((service_namespace, service_name)) = service.split_once('/') else {
+                continue;
+            };
+            let view = Arc::new(Mutex::new(WatchedService::default()));
+            let api: Api<Service> = Api::namespaced(client.clone(), service_namespace);
+            let task = tokio::spawn(watch_service(
+                Arc::clone(shared),
+                api,
+                service_name.to_owned(),
+                Arc::clone(&view),
+            ));
+            services.insert(service.clone(), ServiceWatch { view, task });
+        }
+    }
+}
+
+/// Watches one Service (by name): every event updates `view` and wakes the
+/// loop; an error marks the view troubled until the watch recovers.
+async fn watch_service(
+    shared: Arc<Shared>,
+    api: Api<Service>,
+    name: String,
+    view: Arc<Mutex<WatchedService>>,
+) {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+    let mut listing: Option<Service> = None;
+    while let Some(event) = stream.next().await {
+        let update = match event {
+            Ok(watcher::Event::Apply(service)) => Some(Some(service)),
+            Ok(watcher::Event::Delete(_)) => Some(None),
+            Ok(watcher::Event::Init) => {
+                listing = None;
+                None
+            }
+            Ok(watcher::Event::InitApply(service)) => {
+                listing = Some(service);
+                None
+            }
+            Ok(watcher::Event::InitDone) => Some(listing.take()),
+            Err(error) => {
+                shared.metrics.watch_errors.fetch_add(1, Ordering::Relaxed);
+                let mut seen = view.lock().unwrap_or_else(|e| e.into_inner());
+                seen.trouble = Some(format!("watch of Service {name} failed: {error}"));
+                drop(seen);
+                shared.changed.notify_one();
+                continue;
+            }
+        };
+        let Some(object) = update else {
+            continue;
+        };
+        let mut seen = view.lock().unwrap_or_else(|e| e.into_inner());
+        let addresses = |o: &Option<Option<Service>>| {
+            o.as_ref()
+                .map(|o| gateway_addresses(&name, o.as_ref(), ResolutionType::LoadBalancer))
+        };
+        if addresses(&seen.object) != addresses(&Some(object.clone())) {
+            seen.changed_at = Some(Instant::now());
+        }
+        seen.object = Some(object);
+        seen.trouble = None;
+        seen.last_success = Some(Time(jiff::Timestamp::now()));
+        drop(seen);
+        shared.changed.notify_one();
+    }
+}
+
+/// Resolves a load balancer's hostname now and every [`RESOLVE_EVERY`].
+async fn resolve_hostname(shared: Arc<Shared>, hostname: String) {
+    loop {
+        match tokio::net::lookup_host((hostname.as_str(), 0)).await {
+            Ok(found) => {
+                let mut ips: Vec<IpAddr> = found.map(|a| a.ip()).collect();
+                ips.sort_unstable();
+                ips.dedup();
+                let mut resolved = shared.resolved.lock().unwrap_or_else(|e| e.into_inner());
+                if resolved.get(&hostname) != Some(&ips) {
+                    resolved.insert(hostname.clone(), ips);
+                    shared.changed.notify_one();
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%hostname, %error, "cannot resolve a load balancer's hostname");
+            }
+        }
+        tokio::time::sleep(RESOLVE_EVERY).await;
+    }
+}
+
+/// Hands each target cluster of the namespace its desired set.
+fn publish(
+    shared: &Shared,
+    namespace: &str,
+    plan: &NamespacePlan,
+    changed_at: &BTreeMap<String, Instant>,
+) {
+    let newest = plan
+        .records
+        .iter()
+        .filter_map(|r| changed_at.get(&r.cluster))
+        .max()
+        .copied();
+    let set = Arc::new(TargetSet {
+        records: plan.records.clone(),
+        keep: plan.keep.clone(),
+        changed_at: newest,
+    });
+    for target in &plan.targets {
+        if let Some(workload) = shared
+            .workloads
+            .get(&(namespace.to_owned(), target.clone()))
+        {
+            workload.desired.send_if_modified(|current| {
+                let same = current
+                    .as_ref()
+                    .is_some_and(|c| c.records == set.records && c.keep == set.keep);
+                if !same {
+                    *current = Some(Arc::clone(&set));
+                }
+                !same
+            });
+        }
+    }
+}
+
+/// One cluster's writer: applies each new desired set, retrying with a
+/// backoff until it is written; a newer set replaces one not yet written.
+async fn write_records(
+    shared: Arc<Shared>,
+    workload: Arc<Workload>,
+    client: Client,
+    mut desired: watch::Receiver<Option<Arc<TargetSet>>>,
+) {
+    let api: Api<DNSRecord> = Api::namespaced(client, &shared.options.record_namespace);
+    // What was last written, by object name: skip unchanged records.
+    let mut written: BTreeMap<String, DesiredRecord> = BTreeMap::new();
+    let mut retry = RETRY_MIN;
+    loop {
+        let Some(set) = desired.borrow_and_update().clone() else {
+            if desired.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        match write_set(&shared, &workload, &api, &set, &mut written).await {
+            Ok(()) => {
+                retry = RETRY_MIN;
+                if let Some(at) = set.changed_at {
+                    shared
+                        .metrics
+                        .propagation_seconds
+                        .observe(at.elapsed().as_secs_f64());
+                }
+                tokio::select! {
+                    result = desired.changed() => if result.is_err() { return },
+                    // Now and then, write everything again: a record
+                    // deleted or edited by hand comes back.
+                    () = tokio::time::sleep(REWRITE_EVERY) => written.clear(),
+                }
+            }
+            Err(error) => {
+                shared.metrics.write_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(namespace = %workload.namespace, cluster = %workload.cluster, %error, "cannot write the records; retrying");
+                workload.set_connection(
+                    Connection::Unreachable(format!("cannot write the records: {error}")),
+                    &shared,
+                );
+                // Whatever was written may be gone or changed meanwhile.
+                written.clear();
+                tokio::select! {
+                    () = tokio::time::sleep(retry) => {}
+                    result = desired.changed() => if result.is_err() { return },
+                }
+                retry = (retry * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// Applies `set` in one cluster: changed records by server-side apply,
+/// unwanted ones deleted.
+async fn write_set(
+    shared: &Shared,
+    workload: &Workload,
+    api: &Api<DNSRecord>,
+    set: &TargetSet,
+    written: &mut BTreeMap<String, DesiredRecord>,
+) -> Result<(), kube::Error> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for record in &set.records {
+        if written.get(&record.object_name) == Some(record) {
+            continue;
+        }
+        let mut object = DNSRecord::new(&record.object_name, record.spec.clone());
+        object.metadata.labels = Some(record.labels.clone());
+        api.patch(&record.object_name, &params, &Patch::Apply(&object))
+            .await?;
+        shared
+            .metrics
+            .records_applied
+            .fetch_add(1, Ordering::Relaxed);
+        written.insert(record.object_name.clone(), record.clone());
+    }
+    // Garbage: ours, from this namespace, not wanted, not kept.
+    let selector = format!(
+        "{MANAGED_BY}={MANAGED_BY_VALUE},{SOURCE_NAMESPACE}={}",
+        workload.namespace
+    );
+    let wanted: BTreeSet<&str> = set.records.iter().map(|r| r.object_name.as_str()).collect();
+    let kept_labels: BTreeSet<String> = set
+        .keep
+        .iter()
+        .map(|c| super::names::label_value(c))
+        .collect();
+    for existing in api
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await?
+    {
+        let name = existing.name_any();
+        if wanted.contains(name.as_str()) {
+            continue;
+        }
+        let cluster = existing.labels().get(SOURCE_CLUSTER);
+        if cluster.is_some_and(|c| kept_labels.contains(c)) {
+            continue;
+        }
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {
+                shared
+                    .metrics
+                    .records_deleted
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(namespace = %workload.namespace, cluster = %workload.cluster, record = %name, "record deleted");
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => return Err(error),
+        }
+        written.remove(&name);
+    }
+    if matches!(workload.connection(), Connection::Unreachable(_)) {
+        // Written: reachable again (the probe confirms the namespace).
+        workload.set_connection(
+            Connection::Ready {
+                has_namespace: true,
+            },
+            shared,
+        );
+    }
+    Ok(())
+}
+
+/// Patches each GatewayDNS's status where it differs.
+async fn write_statuses(
+    management: &Client,
+    shared: &Shared,
+    gateways: &[GatewayDNS],
+    plan: &NamespacePlan,
+) {
+    for gateway in gateways {
+        let name = gateway.name_any();
+        let Some(status) = plan.statuses.get(&name) else {
+            continue;
+        };
+        if gateway.status.as_ref() == Some(status) {
+            continue;
+        }
+        let api: Api<GatewayDNS> =
+            Api::namespaced(management.clone(), &gateway.namespace().unwrap_or_default());
+        // A merge patch leaves fields it does not name: fields the old
+        // status has and the new one lacks are sent as null.
+        let mut body = serde_json::to_value(status).unwrap_or_default();
+        if let (Some(body), Some(old)) = (
+            body.as_object_mut(),
+            gateway
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok()),
+        ) && let Some(old) = old.as_object()
+        {
+            for field in old.keys() {
+                body.entry(field.clone()).or_insert(serde_json::Value::Null);
+            }
+        }
+        let patch = Patch::Merge(serde_json::json!({ "status": body }));
+        match api
+            .patch_status(&name, &PatchParams::default(), &patch)
+            .await
+        {
+            Ok(_) => {
+                shared.metrics.status_writes.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                shared
+                    .metrics
+                    .status_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(gatewaydns = %name, %error, "cannot write the status");
+                shared.changed.notify_one();
+            }
+        }
+    }
+}
+
+/// Counts the selected clusters by state: Ready, Pending, Unreachable,
+/// Failed.
+fn count_clusters(plan: &NamespacePlan, counts: &mut [u64; 4]) {
+    for status in plan.statuses.values() {
+        for cluster in &status.clusters {
+            counts[match cluster.state {
+                ClusterState::Ready => 0,
+                ClusterState::Pending => 1,
+                ClusterState::Unreachable => 2,
+                ClusterState::Failed => 3,
+            }] += 1;
+        }
+    }
+}

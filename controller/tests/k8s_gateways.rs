@@ -1,0 +1,497 @@
+//! `xcc-controller gateways` against three real API servers: a management
+//! cluster (GatewayDNS, a minimal Cluster API `Cluster` CRD, kubeconfig
+//! Secrets) and two workload clusters, cluster-a and cluster-b (the
+//! DNSRecord CRD, namespace `xcc-dns`, Service `projectcontour/envoy` of
+//! type LoadBalancer whose status the test writes). The original
+//! walkthrough's objects are the fixture.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ObjectMeta, Patch,
+    PatchParams, PostParams,
+};
+use kube::runtime::wait::{await_condition, conditions};
+use serde_json::json;
+use tokio::sync::oneshot;
+use xcc_controller::api::{ClusterState, DNSRecord, GatewayDNS};
+use xcc_controller::gateways::run::{GatewaysOptions, run};
+use xcc_controller::telemetry::GatewaysMetrics;
+
+use crate::apiserver::{Instance, create_namespace, wait_for};
+
+const LIMIT: Duration = Duration::from_secs(30);
+const NAMESPACE: &str = "dev-team";
+
+/// The walkthrough's GatewayDNS, as its YAML says.
+const WALKTHROUGH: &str = r#"
+apiVersion: connectivity.tanzu.vmware.com/v1alpha1
+kind: GatewayDNS
+metadata:
+  name: dev-team-gateway-dns
+  namespace: dev-team
+spec:
+  clusterSelector:
+    matchLabels:
+      hasContour: "true"
+  service: projectcontour/envoy
+  resolutionType: loadBalancer
+"#;
+
+fn cluster_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cluster.x-k8s.io", "v1beta1", "Cluster"),
+        "clusters",
+    )
+}
+
+/// A minimal Cluster API `Cluster` CRD: any fields, a status subresource.
+async fn install_cluster_crd(client: &Client) {
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "clusters.cluster.x-k8s.io"},
+        "spec": {
+            "group": "cluster.x-k8s.io",
+            "scope": "Namespaced",
+            "names": {"plural": "clusters", "singular": "cluster", "kind": "Cluster", "listKind": "ClusterList"},
+            "versions": [{
+                "name": "v1beta1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+            }],
+        },
+    }))
+    .unwrap();
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    match api.create(&PostParams::default(), &crd).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("creating the Cluster CRD: {e}"),
+    }
+    tokio::time::timeout(
+        LIMIT,
+        await_condition(
+            api,
+            "clusters.cluster.x-k8s.io",
+            conditions::is_crd_established(),
+        ),
+    )
+    .await
+    .expect("the Cluster CRD established in time")
+    .unwrap();
+}
+
+/// Cluster `name` in the management namespace, provisioned, labelled.
+async fn create_cluster(client: &Client, name: &str, labels: serde_json::Value) {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), NAMESPACE, &cluster_resource());
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "cluster.x-k8s.io/v1beta1",
+        "kind": "Cluster",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {},
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Provisioned"}})),
+    )
+    .await
+    .unwrap();
+}
+
+/// The Cluster API kubeconfig Secret of `cluster`.
+async fn create_kubeconfig_secret(client: &Client, cluster: &str, instance: &Instance) {
+    let api: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    let value = std::fs::read(instance.kubeconfig()).unwrap();
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(format!("{cluster}-kubeconfig")),
+            labels: Some(BTreeMap::from([(
+                "cluster.x-k8s.io/cluster-name".to_owned(),
+                cluster.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        type_: Some("cluster.x-k8s.io/secret".to_owned()),
+        data: Some(BTreeMap::from([("value".to_owned(), ByteString(value))])),
+        ..Secret::default()
+    };
+    api.create(&PostParams::default(), &secret).await.unwrap();
+}
+
+/// Namespaces `xcc-dns` and `projectcontour`, and the LoadBalancer Service
+/// `projectcontour/envoy` with `ip` as its ingress.
+async fn prepare_workload(client: &Client, ip: &str) {
+    create_namespace(client, "xcc-dns").await;
+    create_namespace(client, "projectcontour").await;
+    let api: Api<Service> = Api::namespaced(client.clone(), "projectcontour");
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "envoy"},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}], "selector": {"app": "envoy"}},
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &service).await.unwrap();
+    set_ingress(client, ip).await;
+}
+
+async fn set_ingress(client: &Client, ip: &str) {
+    let api: Api<Service> = Api::namespaced(client.clone(), "projectcontour");
+    api.patch_status(
+        "envoy",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})),
+    )
+    .await
+    .unwrap();
+}
+
+/// The DNSRecords of a workload cluster: object name → (owner, addresses).
+async fn records(client: &Client) -> Option<BTreeMap<String, (String, Vec<String>)>> {
+    let api: Api<DNSRecord> = Api::namespaced(client.clone(), "xcc-dns");
+    let list = api.list(&Default::default()).await.ok()?;
+    Some(
+        list.items
+            .into_iter()
+            .map(|r| {
+                (
+                    r.metadata.name.clone().unwrap_or_default(),
+                    (r.spec.name.clone(), r.spec.addresses.clone()),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn expected(a: &str, b: &str) -> BTreeMap<String, (String, Vec<String>)> {
+    BTreeMap::from([
+        (
+            "dev-team-cluster-a-gateway".to_owned(),
+            (
+                "*.gateway.cluster-a.dev-team.clusters.xcc.test".to_owned(),
+                vec![a.to_owned()],
+            ),
+        ),
+        (
+            "dev-team-cluster-b-gateway".to_owned(),
+            (
+                "*.gateway.cluster-b.dev-team.clusters.xcc.test".to_owned(),
+                vec![b.to_owned()],
+            ),
+        ),
+    ])
+}
+
+async fn gateway_status(
+    client: &Client,
+    name: &str,
+) -> Option<xcc_controller::api::GatewayDNSStatus> {
+    let api: Api<GatewayDNS> = Api::namespaced(client.clone(), NAMESPACE);
+    api.get(name).await.ok()?.status
+}
+
+fn condition(status: &xcc_controller::api::GatewayDNSStatus, kind: &str) -> (String, String) {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_walkthrough_end_to_end_across_three_api_servers() {
+    // Three private API servers, one after the other (starting them side
+    // by side on two loaded cores can exceed the script's start timeout).
+    let start = |prefix| tokio::task::block_in_place(|| Instance::start("gateways", prefix));
+    let Some(management) = start("xcc-gw-mgmt") else {
+        return;
+    };
+    let (Some(a), Some(b)) = (start("xcc-gw-a"), start("xcc-gw-b")) else {
+        return;
+    };
+    let mgmt = management.client().await;
+    let client_a = a.client().await;
+    let client_b = b.client().await;
+
+    install_cluster_crd(&mgmt).await;
+    create_namespace(&mgmt, NAMESPACE).await;
+    create_cluster(&mgmt, "cluster-a", json!({"hasContour": "true"})).await;
+    create_cluster(&mgmt, "cluster-b", json!({"hasContour": "true"})).await;
+    create_kubeconfig_secret(&mgmt, "cluster-a", &a).await;
+    create_kubeconfig_secret(&mgmt, "cluster-b", &b).await;
+    prepare_workload(&client_a, "192.0.2.10").await;
+    prepare_workload(&client_b, "198.51.100.20").await;
+    // A record left behind by an earlier run of the controller, for a
+    // cluster nobody selects any more: garbage, collected at start.
+    let stale: DNSRecord = serde_json::from_value(json!({
+        "apiVersion": "connectivity.tanzu.vmware.com/v1alpha1",
+        "kind": "DNSRecord",
+        "metadata": {"name": "dev-team-gone-gateway", "labels": {
+            "app.kubernetes.io/managed-by": "xcc-controller-gateways",
+            "connectivity.tanzu.vmware.com/source-namespace": "dev-team",
+            "connectivity.tanzu.vmware.com/source-cluster": "gone",
+        }},
+        "spec": {"name": "*.gateway.gone.dev-team.clusters.xcc.test", "addresses": ["192.0.2.99"]},
+    }))
+    .unwrap();
+    Api::<DNSRecord>::namespaced(client_a.clone(), "xcc-dns")
+        .create(&PostParams::default(), &stale)
+        .await
+        .unwrap();
+    let gateway: GatewayDNS = serde_saphyr::from_str(WALKTHROUGH).unwrap();
+    let gateways: Api<GatewayDNS> = Api::namespaced(mgmt.clone(), NAMESPACE);
+    gateways
+        .create(&PostParams::default(), &gateway)
+        .await
+        .unwrap();
+
+    let metrics = GatewaysMetrics::new();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let controller = tokio::spawn(run(
+        mgmt.clone(),
+        GatewaysOptions::default(),
+        Arc::clone(&metrics),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Both gateways in both clusters; the stale record gone.
+    for (name, client) in [("cluster-a", &client_a), ("cluster-b", &client_b)] {
+        wait_for(&format!("both records in {name}"), LIMIT, || async {
+            (records(client).await? == expected("192.0.2.10", "198.51.100.20")).then_some(())
+        })
+        .await;
+    }
+    let status = wait_for("GatewayDNS Ready", LIMIT, || async {
+        let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
+        (condition(&status, "Ready").0 == "True").then_some(status)
+    })
+    .await;
+    assert_eq!(status.clusters.len(), 2);
+    assert_eq!(status.clusters[0].addresses, ["192.0.2.10"]);
+    assert!(status.clusters[0].last_success_time.is_some());
+    assert_eq!(
+        condition(&status, "Degraded"),
+        ("False".to_owned(), "AsExpected".to_owned())
+    );
+
+    // An IP change reaches both clusters.
+    let started = Instant::now();
+    set_ingress(&client_a, "192.0.2.11").await;
+    for (name, client) in [("cluster-a", &client_a), ("cluster-b", &client_b)] {
+        wait_for(&format!("the new address in {name}"), LIMIT, || async {
+            (records(client).await? == expected("192.0.2.11", "198.51.100.20")).then_some(())
+        })
+        .await;
+    }
+    eprintln!(
+        "[gateways] gateway IP change to both clusters' DNSRecords (test's view, polling every 20 ms): {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    wait_for("a propagation measured", LIMIT, || async {
+        (metrics.propagation_seconds.count() >= 1).then_some(())
+    })
+    .await;
+    eprintln!(
+        "[gateways] propagation metric: {} observations, mean {:.1} ms",
+        metrics.propagation_seconds.count(),
+        metrics.propagation_seconds.sum() / metrics.propagation_seconds.count() as f64 * 1e3
+    );
+
+    // cluster-b's API server goes down: its record stays everywhere, its
+    // status says unreachable, and cluster-a still gets changes.
+    b.kill_apiserver().await;
+    set_ingress(&client_a, "192.0.2.12").await;
+    wait_for(
+        "cluster-a updated while cluster-b is down",
+        LIMIT,
+        || async {
+            (records(&client_a).await? == expected("192.0.2.12", "198.51.100.20")).then_some(())
+        },
+    )
+    .await;
+    let status = wait_for(
+        "cluster-b unreachable in status",
+        Duration::from_secs(60),
+        || async {
+            let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
+            let b = status.clusters.iter().find(|c| c.name == "cluster-b")?;
+            (b.state == ClusterState::Unreachable).then_some(status)
+        },
+    )
+    .await;
+    let b_result = status
+        .clusters
+        .iter()
+        .find(|c| c.name == "cluster-b")
+        .unwrap();
+    assert!(b_result.last_success_time.is_some());
+    assert_eq!(
+        b_result.addresses,
+        ["198.51.100.20"],
+        "the last known addresses"
+    );
+    assert_eq!(condition(&status, "Degraded").0, "True");
+    b.resume().await;
+    let client_b = b.client().await;
+    wait_for(
+        "cluster-b catches up after its API server is back",
+        Duration::from_secs(60),
+        || async {
+            (records(&client_b).await? == expected("192.0.2.12", "198.51.100.20")).then_some(())
+        },
+    )
+    .await;
+    wait_for("Ready again", Duration::from_secs(60), || async {
+        let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
+        (condition(&status, "Ready").0 == "True" && condition(&status, "Degraded").0 == "False")
+            .then_some(())
+    })
+    .await;
+
+    // A second GatewayDNS for the same clusters with other data: a
+    // conflict, the older wins, both say so.
+    let mut rival: GatewayDNS = serde_saphyr::from_str(WALKTHROUGH).unwrap();
+    rival.metadata.name = Some("rival".to_owned());
+    rival.spec.ttl = Some(60);
+    gateways
+        .create(&PostParams::default(), &rival)
+        .await
+        .unwrap();
+    for name in ["rival", "dev-team-gateway-dns"] {
+        wait_for(&format!("{name}: Degraded Conflict"), LIMIT, || async {
+            let status = gateway_status(&mgmt, name).await?;
+            (condition(&status, "Degraded") == ("True".to_owned(), "Conflict".to_owned()))
+                .then_some(())
+        })
+        .await;
+    }
+    let ttls: Vec<u32> = Api::<DNSRecord>::namespaced(client_a.clone(), "xcc-dns")
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|r| r.spec.ttl)
+        .collect();
+    assert_eq!(ttls, [30, 30], "the older GatewayDNS's records stand");
+    gateways
+        .delete("rival", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    // The GatewayDNS deleted: the records go from both clusters.
+    gateways
+        .delete("dev-team-gateway-dns", &DeleteParams::default())
+        .await
+        .unwrap();
+    for (name, client) in [("cluster-a", &client_a), ("cluster-b", &client_b)] {
+        wait_for(&format!("no records left in {name}"), LIMIT, || async {
+            records(client).await?.is_empty().then_some(())
+        })
+        .await;
+    }
+    assert!(
+        metrics
+            .records_deleted
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 5
+    );
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), controller)
+        .await
+        .expect("the controller stops in time")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_lease_holder_runs_and_a_successor_takes_over() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use xcc_controller::gateways::leader::{LeaseOptions, run_as_leader, stopped};
+
+    let Some(env) = crate::apiserver::shared_env("leader").await else {
+        return;
+    };
+    // Which replica runs its controller now, and how many ever did.
+    let running = Arc::new(AtomicUsize::new(0));
+    let starts = Arc::new(AtomicUsize::new(0));
+    let replica = |identity: &str| {
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let lease = LeaseOptions {
+            namespace: env.namespace.clone(),
+            name: "xcc-controller-gateways".to_owned(),
+            identity: identity.to_owned(),
+            duration: Duration::from_secs(3),
+            grace: Duration::from_secs(1),
+        };
+        let (running, starts) = (Arc::clone(&running), Arc::clone(&starts));
+        let client = env.client.clone();
+        let task = tokio::spawn(async move {
+            run_as_leader(
+                client,
+                lease,
+                async move {
+                    let _ = stop_rx.await;
+                },
+                move |stop| {
+                    let (running, starts) = (Arc::clone(&running), Arc::clone(&starts));
+                    async move {
+                        assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "two leaders");
+                        starts.fetch_add(1, Ordering::SeqCst);
+                        stopped(stop).await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    }
+                },
+            )
+            .await
+        });
+        (stop, task)
+    };
+    let (stop_one, one) = replica("replica-one");
+    wait_for("a leader", LIMIT, || async {
+        (running.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    let (stop_two, two) = replica("replica-two");
+    // The second waits while the first holds the lease (renewed).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 1);
+    // The first shuts down and releases the lease: the second leads,
+    // without waiting for the lease to expire.
+    let _ = stop_one.send(());
+    tokio::time::timeout(LIMIT, one)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let handover = Instant::now();
+    wait_for("the successor leads", LIMIT, || async {
+        (starts.load(Ordering::SeqCst) == 2 && running.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    eprintln!(
+        "[gateways] leader handover after a release: {:.1} s",
+        handover.elapsed().as_secs_f64()
+    );
+    let _ = stop_two.send(());
+    tokio::time::timeout(LIMIT, two)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(running.load(Ordering::SeqCst), 0);
+}
