@@ -47,7 +47,7 @@
 //! duplicate may be reported as DuplicateOwner where the builder would have
 //! said OutsideZone or CnameConflict; it is rejected either way.
 
-use std::borrow::Borrow;
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
@@ -212,10 +212,62 @@ pub struct Report {
 #[derive(Debug)]
 struct Candidate<'a> {
     origin: Origin,
-    spec: DnsRecordSpec,
+    /// Borrowed where the decoder converted it already.
+    spec: Cow<'a, DnsRecordSpec>,
     created: Option<&'a Time>,
     generation: Option<i64>,
     source: Source,
+}
+
+/// A `DNSRecord` as the build reads it: the object, and its spec in the
+/// responder's model. [`DecodedRecord`]s carry the spec converted once, so
+/// a rebuild of 100,000 records copies none of them.
+pub trait RecordInput {
+    /// The object.
+    fn record(&self) -> &DNSRecord;
+    /// Its spec in the responder's model.
+    fn spec(&self) -> Cow<'_, DnsRecordSpec> {
+        Cow::Owned(DnsRecordSpec::from(&self.record().spec))
+    }
+}
+
+impl RecordInput for DNSRecord {
+    fn record(&self) -> &DNSRecord {
+        self
+    }
+}
+
+impl RecordInput for Arc<DNSRecord> {
+    fn record(&self) -> &DNSRecord {
+        self
+    }
+}
+
+impl RecordInput for Arc<DecodedRecord> {
+    fn record(&self) -> &DNSRecord {
+        &self.record
+    }
+
+    fn spec(&self) -> Cow<'_, DnsRecordSpec> {
+        Cow::Borrowed(&self.spec)
+    }
+}
+
+/// A decoded `DNSRecord` and its spec in the responder's model.
+#[derive(Debug)]
+pub struct DecodedRecord {
+    /// The object.
+    pub record: DNSRecord,
+    /// `record.spec`, converted.
+    pub spec: DnsRecordSpec,
+}
+
+impl DecodedRecord {
+    /// `record`, with its spec converted.
+    pub fn new(record: DNSRecord) -> Self {
+        let spec = DnsRecordSpec::from(&record.spec);
+        Self { record, spec }
+    }
 }
 
 /// Builds the table and the statuses from every `DNSRecord` in the store
@@ -223,7 +275,7 @@ struct Candidate<'a> {
 /// not be read (`unreadable`) and the EndpointSlice-derived records
 /// (`derived`), for the zones of `config`. See the module docs.
 /// [`plan_records`] and [`Decisions::report`] in one.
-pub fn build_records<R: Borrow<DNSRecord>>(
+pub fn build_records<R: RecordInput>(
     records: &[R],
     unreadable: &[Unreadable],
     derived: &[DerivedRecord],
@@ -250,7 +302,7 @@ pub fn build_records<R: Borrow<DNSRecord>>(
 
 /// The first half of [`build_records`]: the table and its digest, and the
 /// decisions to report once the table is published.
-pub fn plan_records<'a, R: Borrow<DNSRecord>>(
+pub fn plan_records<'a, R: RecordInput>(
     records: &'a [R],
     unreadable: &'a [Unreadable],
     derived: &'a [DerivedRecord],
@@ -258,7 +310,8 @@ pub fn plan_records<'a, R: Borrow<DNSRecord>>(
 ) -> Planned<'a> {
     let mut candidates: Vec<Candidate<'_>> = Vec::with_capacity(records.len() + derived.len());
     for record in records {
-        let record: &DNSRecord = record.borrow();
+        let spec = record.spec();
+        let record: &DNSRecord = record.record();
         let key = ObjectKey::of(record);
         candidates.push(Candidate {
             source: Source {
@@ -266,7 +319,7 @@ pub fn plan_records<'a, R: Borrow<DNSRecord>>(
                 ..Source::default()
             },
             origin: Origin::Record(key),
-            spec: DnsRecordSpec::from(&record.spec),
+            spec,
             created: record.metadata.creation_timestamp.as_ref(),
             generation: record.metadata.generation,
         });
@@ -282,7 +335,7 @@ pub fn plan_records<'a, R: Borrow<DNSRecord>>(
                 ..Source::default()
             },
             origin,
-            spec: group.spec.clone(),
+            spec: Cow::Borrowed(&group.spec),
             created: group.created.as_ref(),
             generation: None,
         });
@@ -364,7 +417,7 @@ pub fn plan_records<'a, R: Borrow<DNSRecord>>(
             .iter()
             .zip(&decisions)
             .filter(|(_, decision)| decision.is_none())
-            .map(|(candidate, _)| &candidate.spec),
+            .map(|(candidate, _)| &*candidate.spec),
     );
     Planned {
         table,
@@ -429,7 +482,7 @@ impl Decisions<'_> {
                     };
                     accepted.push(AcceptedRecord {
                         origin: candidate.origin.clone(),
-                        spec: candidate.spec,
+                        spec: candidate.spec.into_owned(),
                     });
                     status
                 }
@@ -498,7 +551,7 @@ pub struct RecordDecoder {
 struct CachedRecord {
     /// Kept alive, so that its address names it alone.
     _object: Arc<DynamicObject>,
-    decoded: Result<Arc<DNSRecord>, Unreadable>,
+    decoded: Result<Arc<DecodedRecord>, Unreadable>,
     seen: u64,
 }
 
@@ -507,7 +560,7 @@ struct CachedRecord {
 #[derive(Debug, Default)]
 pub struct DecodedRecords {
     /// The readable records.
-    pub records: Vec<Arc<DNSRecord>>,
+    pub records: Vec<Arc<DecodedRecord>>,
     /// The objects that do not fit the type.
     pub unreadable: Vec<Unreadable>,
 }
@@ -527,7 +580,7 @@ impl RecordDecoder {
                 .entry(Arc::as_ptr(object) as usize)
                 .or_insert_with(|| CachedRecord {
                     _object: Arc::clone(object),
-                    decoded: decode_record(object).map(Arc::new),
+                    decoded: decode_record(object).map(|r| Arc::new(DecodedRecord::new(r))),
                     seen: pass,
                 });
             cached.seen = pass;
@@ -1557,6 +1610,7 @@ mod tests {
         let third = decoder.decode(&store);
         assert!(Arc::ptr_eq(&first.records[0], &third.records[0]));
         assert_eq!(third.records[1].spec.addresses, ["10.0.0.3"]);
+        assert_eq!(third.records[1].record.spec.addresses, ["10.0.0.3"]);
         // Objects gone from the store leave the cache.
         store.truncate(1);
         assert_eq!(decoder.decode(&store).records.len(), 1);

@@ -323,10 +323,10 @@ async fn reconcile(
         .map(|r| {
             (
                 (
-                    r.metadata.namespace.as_deref().unwrap_or_default(),
-                    r.metadata.name.as_deref().unwrap_or_default(),
+                    r.record.metadata.namespace.as_deref().unwrap_or_default(),
+                    r.record.metadata.name.as_deref().unwrap_or_default(),
                 ),
-                r.status.as_ref(),
+                r.record.status.as_ref(),
             )
         })
         .collect();
