@@ -15,6 +15,8 @@
 //! Layout:
 //! - [`api`]: the custom resources as Rust types (`DNSRecord`,
 //!   `GatewayDNS`); the CRDs are generated from them.
+//! - [`coredns`]: `xcc-controller patch-coredns`: the Corefile and
+//!   kube-dns `stubDomains` edits (pure), and applying them to the cluster.
 //! - [`crd`]: renders the CRDs as YAML (`xcc-controller crd`); the files
 //!   under `manifests/crds/` are its output.
 //! - [`gateways`]: the management side's decisions (pure): GatewayDNS,
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod coredns;
 pub mod crd;
 pub mod error;
 pub mod gateways;

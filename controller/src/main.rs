@@ -10,6 +10,9 @@
 //!   snapshot the responder serves, write each record's status.
 //! - `gateways`: the management cluster's controller: GatewayDNS objects
 //!   and Cluster API Clusters to DNSRecords in every workload cluster.
+//! - `patch-coredns`: point the cluster's CoreDNS (and NodeLocal DNSCache,
+//!   through kube-dns `stubDomains`) at the responder's Service for the
+//!   zone, or take that out again with `--remove`.
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
@@ -50,6 +53,43 @@ enum Command {
     /// objects select them, as DNSRecords in every workload cluster (runs
     /// in the management cluster).
     Gateways(GatewaysArgs),
+    /// Forward the zone from CoreDNS (and NodeLocal DNSCache) to the
+    /// responder's Service, idempotently; `--remove` takes it out.
+    PatchCoredns(PatchCorednsArgs),
+}
+
+/// Flags of `patch-coredns`; each also reads an environment variable.
+#[derive(Debug, clap::Args)]
+struct PatchCorednsArgs {
+    /// Zone forwarded to the responder.
+    #[arg(long, env = "XCC_ZONE", default_value = xcc_controller::coredns::DEFAULT_ZONE)]
+    zone: xcc_controller::coredns::Zone,
+    /// The responder's Service (namespace/name): the zone goes to its
+    /// ClusterIP.
+    #[arg(long, env = "XCC_SERVICE", default_value = "xcc-dns/xcc-dns")]
+    service: xcc_controller::coredns::patch::ObjectRef,
+    /// The CoreDNS ConfigMap (namespace/name, key `Corefile`).
+    #[arg(
+        long,
+        env = "XCC_COREDNS_CONFIGMAP",
+        default_value = "kube-system/coredns"
+    )]
+    coredns_configmap: xcc_controller::coredns::patch::ObjectRef,
+    /// The kube-dns ConfigMap (namespace/name) whose `stubDomains`
+    /// NodeLocal DNSCache reads: edited when it exists; "off" leaves it
+    /// alone.
+    #[arg(
+        long,
+        env = "XCC_KUBE_DNS_CONFIGMAP",
+        default_value = "kube-system/kube-dns"
+    )]
+    kube_dns_configmap: String,
+    /// Take the zone's forwarding out instead.
+    #[arg(long, env = "XCC_REMOVE")]
+    remove: bool,
+    /// Print what would change (a diff) and write nothing.
+    #[arg(long, env = "XCC_DRY_RUN")]
+    dry_run: bool,
 }
 
 /// Flags of `records`; each also reads an environment variable.
@@ -153,6 +193,7 @@ fn main() -> ExitCode {
         Command::Crd { out } => run_crd(out),
         Command::Records(args) => run_records(args),
         Command::Gateways(args) => run_gateways(args),
+        Command::PatchCoredns(args) => run_patch_coredns(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -183,6 +224,35 @@ fn run_crd(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    Ok(())
+}
+
+fn run_patch_coredns(args: PatchCorednsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use xcc_controller::coredns::patch::{Action, PatchOptions, patch_coredns};
+    let kube_dns = match args.kube_dns_configmap.as_str() {
+        "off" => None,
+        name => Some(name.parse()?),
+    };
+    let options = PatchOptions {
+        zone: args.zone,
+        service: args.service,
+        coredns: args.coredns_configmap,
+        kube_dns,
+        action: if args.remove {
+            Action::Remove
+        } else {
+            Action::Add
+        },
+        dry_run: args.dry_run,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let client = kube::Client::try_default().await?;
+        Ok::<_, Box<dyn std::error::Error>>(patch_coredns(&client, &options).await?)
+    })?;
+    io::stdout().lock().write_all(report.render().as_bytes())?;
     Ok(())
 }
 

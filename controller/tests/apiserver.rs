@@ -132,14 +132,25 @@ impl Instance {
         if let Some(reason) = missing_tools() {
             return skip(test, &reason);
         }
-        Some(Self::start_unchecked(prefix).unwrap_or_else(|e| panic!("{test}: {e}")))
+        Some(Self::start_unchecked(prefix, &[]).unwrap_or_else(|e| panic!("{test}: {e}")))
     }
 
-    fn start_unchecked(prefix: &str) -> Result<Self, String> {
+    /// [`Instance::start`] with RBAC authorization (`start --rbac`): the
+    /// admin kubeconfig is in `system:masters` (and may impersonate), every
+    /// other identity has only what Roles grant it.
+    pub(crate) fn start_rbac(test: &str, prefix: &str) -> Option<Self> {
+        if let Some(reason) = missing_tools() {
+            return skip(test, &reason);
+        }
+        Some(Self::start_unchecked(prefix, &["--rbac"]).unwrap_or_else(|e| panic!("{test}: {e}")))
+    }
+
+    fn start_unchecked(prefix: &str, options: &[&str]) -> Result<Self, String> {
         let name = format!("{prefix}-{}", std::process::id());
         let started = Instant::now();
         let output = Command::new(script())
             .args(["start", &name])
+            .args(options)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run {}: {e}", script().display()))?;
@@ -344,7 +355,7 @@ pub(crate) fn shared(test: &str) -> Option<&'static Instance> {
         return skip(test, &reason);
     }
     let instance = SHARED.get_or_init(|| {
-        let instance = Instance::start_unchecked("xcc-ctl-tests")?;
+        let instance = Instance::start_unchecked("xcc-ctl-tests", &[])?;
         // Statics are never dropped: stop it when the process exits.
         // SAFETY: `stop_shared` is an `extern "C" fn()` that does not
         // unwind (it catches panics).

@@ -14,9 +14,11 @@
 
 mod apiserver;
 mod crd_in_sync;
+mod k8s_coredns;
 mod k8s_gateways;
 mod k8s_records;
 mod k8s_resilience;
 mod k8s_schema;
+mod manifests;
 mod mock_faults;
 mod process_e2e;
