@@ -7,13 +7,17 @@
 //! test that restarts its API server); they skip when kube-apiserver is not
 //! built, unless `XCC_REQUIRE_TOOLS=1`. `mock_faults` injects the faults a
 //! real server will not produce on demand, through kube's client over a
-//! mock service.
+//! mock service. `fake_records` runs the records controller against the
+//! stateful fake API of `xcc-fake-api`, and `fake_vs_real` checks that fake
+//! against the real server with one scripted scenario.
 
 // Tests report skips, timings and child processes' logs on stderr.
 #![allow(clippy::disallowed_macros)]
 
 mod apiserver;
 mod crd_in_sync;
+mod fake_records;
+mod fake_vs_real;
 mod k8s_coredns;
 mod k8s_gateways;
 mod k8s_records;
