@@ -284,6 +284,9 @@ impl Reloader {
                     "records table swapped"
                 );
                 self.stats.record_ok(*version, *records, problems.len());
+                // The file's bytes and the parser's garbage are freed by
+                // now; without this their pages stay in RSS.
+                crate::memory::release_free_memory();
             }
             Err(error) => {
                 if let LoadError::NothingValid { problems, .. } = error {
