@@ -363,13 +363,32 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
                 duration: Duration::from_secs(args.lease_seconds),
                 grace: Duration::from_secs((args.lease_seconds / 3).max(1)),
             };
+            // A standby replica is ready: it is up and waiting for the
+            // Lease (readiness gates rollouts; a standby that never became
+            // ready would stall every one). The leader is ready once its
+            // initial lists are in.
+            metrics
+                .ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             run_as_leader(client.clone(), lease, shutdown_signal(), |stop| {
-                run_gateways_loop(
+                let (client, options, metrics) = (
                     client.clone(),
                     options.clone(),
                     std::sync::Arc::clone(&metrics),
-                    stopped(stop),
-                )
+                );
+                async move {
+                    let result = run_gateways_loop(
+                        client,
+                        options,
+                        std::sync::Arc::clone(&metrics),
+                        stopped(stop),
+                    )
+                    .await;
+                    metrics
+                        .ready
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    result
+                }
             })
             .await?;
         } else {

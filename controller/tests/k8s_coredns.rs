@@ -403,7 +403,7 @@ async fn the_command_line_prints_the_diff_and_the_reason_it_refuses() {
 
 /// A client for `kubeconfig` that impersonates service account
 /// `namespace:name` (as the API server sees a pod's token).
-async fn impersonating(kubeconfig: &Path, account: &str) -> Client {
+pub(crate) async fn impersonating(kubeconfig: &Path, account: &str) -> Client {
     let (namespace, name) = account.split_once(':').unwrap();
     let file = Kubeconfig::read_from(kubeconfig).unwrap();
     let mut config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
@@ -421,8 +421,14 @@ async fn impersonating(kubeconfig: &Path, account: &str) -> Client {
 /// Creates every document of `manifests/workload` as it is; returns the
 /// kinds this API server does not serve (skipped).
 async fn create_workload_manifests(client: &Client) -> Vec<String> {
+    create_manifests(client, "workload").await
+}
+
+/// Creates every document of `manifests/<dir>` as it is; returns the kinds
+/// this API server does not serve (skipped).
+pub(crate) async fn create_manifests(client: &Client, dir: &str) -> Vec<String> {
     let mut skipped = Vec::new();
-    let mut documents = documents("workload");
+    let mut documents = documents(dir);
     // Namespaces first, as kubectl and kustomize order them.
     documents.sort_by_key(|d| d.kind() != "Namespace");
     for document in documents {

@@ -3,7 +3,9 @@
 //! Secrets) and two workload clusters, cluster-a and cluster-b (the
 //! DNSRecord CRD, namespace `xcc-dns`, Service `projectcontour/envoy` of
 //! type LoadBalancer whose status the test writes). The original
-//! walkthrough's objects are the fixture.
+//! walkthrough's objects are the fixture. The management server runs with
+//! RBAC on and the controller as the service account of
+//! `manifests/management`, so its Roles are proven sufficient.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -212,10 +214,14 @@ fn condition(status: &xcc_controller::api::GatewayDNSStatus, kind: &str) -> (Str
 async fn the_walkthrough_end_to_end_across_three_api_servers() {
     // Three private API servers, one after the other (starting them side
     // by side on two loaded cores can exceed the script's start timeout).
-    let start = |prefix| tokio::task::block_in_place(|| Instance::start("gateways", prefix));
-    let Some(management) = start("xcc-gw-mgmt") else {
+    // The management server with RBAC on: the controller runs as the
+    // service account of manifests/management, with exactly its Roles.
+    let Some(management) =
+        tokio::task::block_in_place(|| Instance::start_rbac("gateways", "xcc-gw-mgmt"))
+    else {
         return;
     };
+    let start = |prefix| tokio::task::block_in_place(|| Instance::start("gateways", prefix));
     let (Some(a), Some(b)) = (start("xcc-gw-a"), start("xcc-gw-b")) else {
         return;
     };
@@ -224,6 +230,11 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
     let client_b = b.client().await;
 
     install_cluster_crd(&mgmt).await;
+    let skipped = crate::k8s_coredns::create_manifests(&mgmt, "management").await;
+    assert!(skipped.is_empty(), "not served: {skipped:?}");
+    let controller_client =
+        crate::k8s_coredns::impersonating(management.kubeconfig(), "xcc-dns:xcc-dns-gateways")
+            .await;
     create_namespace(&mgmt, NAMESPACE).await;
     create_cluster(&mgmt, "cluster-a", json!({"hasContour": "true"})).await;
     create_cluster(&mgmt, "cluster-b", json!({"hasContour": "true"})).await;
@@ -258,7 +269,7 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
     let metrics = GatewaysMetrics::new();
     let (stop, stopped) = oneshot::channel::<()>();
     let controller = tokio::spawn(run(
-        mgmt.clone(),
+        controller_client,
         GatewaysOptions::default(),
         Arc::clone(&metrics),
         async move {

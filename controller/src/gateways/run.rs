@@ -96,6 +96,8 @@ pub async fn run(
     metrics: Arc<GatewaysMetrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    // Not ready (to serve as the leader) until the initial lists are in.
+    metrics.ready.store(false, Ordering::Relaxed);
     let changed = Arc::new(Notify::new());
     let cluster_resource = cluster_resource(&client).await?;
     tracing::info!(
