@@ -171,6 +171,17 @@ struct GatewaysArgs {
     /// This replica's identity in the Lease (default: the host name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// How to work in workload clusters: `service-account` installs a
+    /// least-privilege ServiceAccount with the kubeconfig's admin identity
+    /// and works with its token; `admin` works with the admin identity.
+    #[arg(long, env = "XCC_WORKLOAD_CREDENTIALS", value_enum, default_value_t = Credentials::ServiceAccount)]
+    workload_credentials: Credentials,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Credentials {
+    ServiceAccount,
+    Admin,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -316,12 +327,17 @@ fn run_records(args: RecordsArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use xcc_controller::gateways::credentials::WorkloadCredentials;
     use xcc_controller::gateways::run::{GatewaysOptions, run as run_gateways_loop};
     init_logging();
     let options = GatewaysOptions {
         suffix: args.domain_suffix.trim_end_matches('.').to_owned(),
         record_namespace: args.record_namespace,
         debounce: Duration::from_millis(args.debounce_ms),
+        credentials: match args.workload_credentials {
+            Credentials::ServiceAccount => WorkloadCredentials::ServiceAccount,
+            Credentials::Admin => WorkloadCredentials::Admin,
+        },
     };
     NameBuf::from_presentation(&options.suffix).map_err(|e| {
         format!(
@@ -348,6 +364,12 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
             tokio::spawn(async move { axum::serve(listener, router).await });
         }
         tracing::info!(suffix = %options.suffix, "starting xcc-controller gateways");
+        if options.credentials == WorkloadCredentials::Admin {
+            tracing::warn!(
+                "--workload-credentials admin: working in workload clusters with the kubeconfig \
+                 Secrets' admin identity (system:masters) instead of a least-privilege account"
+            );
+        }
         if args.leader_elect {
             use xcc_controller::gateways::leader::{LeaseOptions, run_as_leader, stopped};
             let identity = match args.identity {

@@ -5,7 +5,9 @@
 //! type LoadBalancer whose status the test writes). The original
 //! walkthrough's objects are the fixture. The management server runs with
 //! RBAC on and the controller as the service account of
-//! `manifests/management`, so its Roles are proven sufficient.
+//! `manifests/management`, so its Roles are proven sufficient; so do the
+//! workload servers, where the controller installs its least-privilege
+//! ServiceAccount and works with that account's token.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -221,7 +223,9 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
     else {
         return;
     };
-    let start = |prefix| tokio::task::block_in_place(|| Instance::start("gateways", prefix));
+    // The workload servers with RBAC on too: the controller works there
+    // as the least-privilege ServiceAccount it installs.
+    let start = |prefix| tokio::task::block_in_place(|| Instance::start_rbac("gateways", prefix));
     let (Some(a), Some(b)) = (start("xcc-gw-a"), start("xcc-gw-b")) else {
         return;
     };
@@ -284,6 +288,11 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         })
         .await;
     }
+    // The work went through the installed account (its token was
+    // requested), not the admin identity.
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client_a.clone(), "xcc-dns");
+    assert!(accounts.get_opt("xcc-dns-gateways").await.unwrap().is_some());
     let status = wait_for("GatewayDNS Ready", LIMIT, || async {
         let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
         (condition(&status, "Ready").0 == "True").then_some(status)

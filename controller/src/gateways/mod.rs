@@ -21,7 +21,10 @@
 //! - [`run`]: the asynchronous shell: reflectors, one client and set of
 //!   tasks per workload cluster, server-side apply, statuses.
 //! - [`leader`]: leader election with a Lease, so two replicas can run.
+//! - [`credentials`]: the least-privilege ServiceAccount the controller
+//!   installs in each workload cluster and works as.
 
+pub mod credentials;
 pub mod desired;
 pub mod leader;
 pub mod names;

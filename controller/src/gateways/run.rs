@@ -41,6 +41,7 @@ use kube::{Client, Config, ResourceExt};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use super::credentials::{WorkloadCredentials, account_client, grant_service, install_account};
 use super::desired::{
     ClusterView, Connection, DesiredRecord, Lifecycle, MANAGED_BY, MANAGED_BY_VALUE,
     NamespaceInput, NamespacePlan, SOURCE_CLUSTER, SOURCE_NAMESPACE, ServiceView, plan_namespace,
@@ -77,6 +78,8 @@ pub struct GatewaysOptions {
     pub record_namespace: String,
     /// Quiet time after a change before planning.
     pub debounce: Duration,
+    /// How to authenticate to workload clusters.
+    pub credentials: WorkloadCredentials,
 }
 
 impl Default for GatewaysOptions {
@@ -85,6 +88,7 @@ impl Default for GatewaysOptions {
             suffix: "xcc.test".to_owned(),
             record_namespace: "xcc-dns".to_owned(),
             debounce: Duration::from_millis(20),
+            credentials: WorkloadCredentials::ServiceAccount,
         }
     }
 }
@@ -295,7 +299,14 @@ struct Workload {
     cluster: String,
     /// The kubeconfig Secret's resourceVersion the client was built from.
     secret_version: Option<String>,
-    client: Option<Client>,
+    /// The kubeconfig's own (admin) identity: only to install the
+    /// least-privilege account and grant it each Service (`None`: no usable
+    /// kubeconfig).
+    admin: Option<Client>,
+    /// The client the work goes through, once connected.
+    client: Mutex<Option<Client>>,
+    /// When its token must be renewed (the workload is then rebuilt).
+    renew_at: Mutex<Option<Instant>>,
     connection: Mutex<Connection>,
     /// Gateway Services watched, by `namespace/name`.
     services: Mutex<BTreeMap<String, ServiceWatch>>,
@@ -331,6 +342,20 @@ struct TargetSet {
 }
 
 impl Workload {
+    fn client(&self) -> Option<Client> {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn renewal_due(&self) -> bool {
+        self.renew_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at <= Instant::now())
+    }
+
     fn stop(&self) {
         for task in self
             .tasks
@@ -534,11 +559,12 @@ async fn ensure_workload(
     let version = secret.and_then(|s| s.resource_version());
     if let Some(existing) = shared.workloads.get(key)
         && existing.secret_version == version
+        && !existing.renewal_due()
     {
         return Arc::clone(existing.value());
     }
     if let Some((_, old)) = shared.workloads.remove(key) {
-        tracing::info!(namespace = %key.0, cluster = %key.1, "kubeconfig changed; reconnecting");
+        tracing::info!(namespace = %key.0, cluster = %key.1, "kubeconfig changed or token due; reconnecting");
         old.stop();
     }
     let (namespace, cluster) = key.clone();
@@ -559,29 +585,27 @@ async fn ensure_workload(
         namespace,
         cluster,
         secret_version: version,
-        client: client.clone(),
+        admin: client.as_ref().map(|(client, _)| client.clone()),
+        client: Mutex::new(None),
+        renew_at: Mutex::new(None),
         connection: Mutex::new(connection),
         services: Mutex::new(BTreeMap::new()),
         desired,
         tasks: Mutex::new(Vec::new()),
     });
-    if let Some(client) = client {
-        let probe = tokio::spawn(probe(
+    if let Some((admin, admin_config)) = client {
+        let connect = tokio::spawn(connect(
             Arc::clone(shared),
             Arc::clone(&workload),
-            client.clone(),
-        ));
-        let writer = tokio::spawn(write_records(
-            Arc::clone(shared),
-            Arc::clone(&workload),
-            client,
+            admin,
+            admin_config,
             desired_rx,
         ));
         workload
             .tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .extend([probe, writer]);
+            .push(connect);
     }
     shared.workloads.insert(key.clone(), Arc::clone(&workload));
     workload
@@ -589,7 +613,7 @@ async fn ensure_workload(
 
 /// A client for the cluster of a Cluster API kubeconfig Secret (key
 /// `value`).
-async fn client_from_secret(secret: &Secret) -> Result<Client, String> {
+async fn client_from_secret(secret: &Secret) -> Result<(Client, Config), String> {
     let name = format!(
         "{}/{}",
         secret.namespace().unwrap_or_default(),
@@ -607,7 +631,84 @@ async fn client_from_secret(secret: &Secret) -> Result<Client, String> {
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| format!("Secret {name}: unusable kubeconfig: {e}"))?;
-    Client::try_from(config).map_err(|e| format!("Secret {name}: cannot build a client: {e}"))
+    let client = Client::try_from(config.clone())
+        .map_err(|e| format!("Secret {name}: cannot build a client: {e}"))?;
+    Ok((client, config))
+}
+
+/// Connects to a workload cluster: gets the working client (see
+/// [`working_client`]), starts the writer, then probes the cluster for good.
+async fn connect(
+    shared: Arc<Shared>,
+    workload: Arc<Workload>,
+    admin: Client,
+    admin_config: Config,
+    desired: watch::Receiver<Option<Arc<TargetSet>>>,
+) {
+    let mut retry = RETRY_MIN;
+    let client = loop {
+        match working_client(&shared, &workload, &admin, &admin_config).await {
+            Ok((client, renew_at)) => {
+                *workload.renew_at.lock().unwrap_or_else(|e| e.into_inner()) = renew_at;
+                break client;
+            }
+            Err(message) => {
+                workload.set_connection(Connection::Unreachable(message), &shared);
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_MAX);
+            }
+        }
+    };
+    *workload.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
+    let writer = tokio::spawn(write_records(
+        Arc::clone(&shared),
+        Arc::clone(&workload),
+        client.clone(),
+        desired,
+    ));
+    workload
+        .tasks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(writer);
+    // The loop starts the Service watches now that there is a client.
+    shared.changed.notify_one();
+    probe(shared, workload, client).await;
+}
+
+/// The client the work goes through, and when to renew it. With
+/// [`WorkloadCredentials::ServiceAccount`]: the least-privilege account,
+/// installed in the records' namespace with the admin identity. A cluster
+/// without that namespace is no target, but its gateway may be published
+/// elsewhere: its Service is read with the admin identity meanwhile, and
+/// the choice is made again a few minutes later.
+async fn working_client(
+    shared: &Shared,
+    workload: &Workload,
+    admin: &Client,
+    admin_config: &Config,
+) -> Result<(Client, Option<Instant>), String> {
+    let namespace = &shared.options.record_namespace;
+    match shared.options.credentials {
+        WorkloadCredentials::Admin => Ok((admin.clone(), None)),
+        WorkloadCredentials::ServiceAccount => {
+            let namespaces: Api<Namespace> = Api::all(admin.clone());
+            let found = namespaces
+                .get_opt(namespace)
+                .await
+                .map_err(|e| format!("cannot reach the API server: {e}"))?;
+            if found.is_none() {
+                tracing::warn!(namespace = %workload.namespace, cluster = %workload.cluster, "no {namespace} namespace: reading the gateway with the kubeconfig's own identity for now");
+                return Ok((admin.clone(), Some(Instant::now() + PROBE_EVERY * 10)));
+            }
+            install_account(admin, namespace)
+                .await
+                .map_err(|e| format!("cannot install the ServiceAccount: {e}"))?;
+            let (client, renew_at) = account_client(admin, admin_config, namespace).await?;
+            tracing::info!(namespace = %workload.namespace, cluster = %workload.cluster, "working as the least-privilege ServiceAccount");
+            Ok((client, Some(renew_at)))
+        }
+    }
 }
 
 /// Probes a cluster: is it reachable, has it the records' namespace? Again
@@ -644,7 +745,7 @@ fn ensure_service_watches(shared: &Arc<Shared>, namespace: &str, plan: &Namespac
         if workload.namespace != namespace {
             continue;
         }
-        let Some(client) = &workload.client else {
+        let Some(client) = workload.client() else {
             continue;
         };
         let wanted: BTreeSet<&String> = plan
@@ -670,10 +771,16 @@ fn ensure_service_watches(shared: &Arc<Shared>, namespace: &str, plan: &Namespac
             };
             let view = Arc::new(Mutex::new(WatchedService::default()));
             let api: Api<Service> = Api::namespaced(client.clone(), service_namespace);
+            // The least-privilege account is granted this Service first.
+            let grant = (shared.options.credentials == WorkloadCredentials::ServiceAccount)
+                .then(|| workload.admin.clone())
+                .flatten()
+                .map(|admin| (admin, service_namespace.to_owned()));
             let task = tokio::spawn(watch_service(
                 Arc::clone(shared),
                 api,
                 service_name.to_owned(),
+                grant,
                 Arc::clone(&view),
             ));
             services.insert(service.clone(), ServiceWatch { view, task });
@@ -687,8 +794,27 @@ async fn watch_service(
     shared: Arc<Shared>,
     api: Api<Service>,
     name: String,
+    grant: Option<(Client, String)>,
     view: Arc<Mutex<WatchedService>>,
 ) {
+    if let Some((admin, service_namespace)) = grant {
+        let mut retry = RETRY_MIN;
+        while let Err(error) = grant_service(
+            &admin,
+            &shared.options.record_namespace,
+            &service_namespace,
+            &name,
+        )
+        .await
+        {
+            view.lock().unwrap_or_else(|e| e.into_inner()).trouble = Some(format!(
+                "cannot grant read access to Service {service_namespace}/{name}: {error}"
+            ));
+            shared.changed.notify_one();
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(RETRY_MAX);
+        }
+    }
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
     let mut listing: Option<Service> = None;
