@@ -292,7 +292,13 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
     // requested), not the admin identity.
     let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
         Api::namespaced(client_a.clone(), "xcc-dns");
-    assert!(accounts.get_opt("xcc-dns-gateways").await.unwrap().is_some());
+    assert!(
+        accounts
+            .get_opt("xcc-dns-gateways")
+            .await
+            .unwrap()
+            .is_some()
+    );
     let status = wait_for("GatewayDNS Ready", LIMIT, || async {
         let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
         (condition(&status, "Ready").0 == "True").then_some(status)
