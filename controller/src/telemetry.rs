@@ -285,6 +285,8 @@ pub struct GatewaysMetrics {
     pub status_writes: AtomicU64,
     /// GatewayDNS status patches that failed.
     pub status_failures: AtomicU64,
+    /// GatewayDNS objects seen that do not fit the type (per pass).
+    pub invalid_gateways: AtomicU64,
     /// Seconds from a gateway Service change to the records written, per
     /// target cluster.
     pub propagation_seconds: Histogram,
@@ -306,6 +308,7 @@ impl GatewaysMetrics {
             records_deleted: AtomicU64::new(0),
             status_writes: AtomicU64::new(0),
             status_failures: AtomicU64::new(0),
+            invalid_gateways: AtomicU64::new(0),
             propagation_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             clusters: Default::default(),
         })
@@ -362,6 +365,11 @@ impl Collector for GatewayCounters {
                 "xcc_gateways_status_failures",
                 "GatewayDNS status patches that failed",
                 load(&m.status_failures),
+            ),
+            (
+                "xcc_gateways_invalid_gatewaydns",
+                "GatewayDNS objects seen that do not fit the type (counted per pass)",
+                load(&m.invalid_gateways),
             ),
         ] {
             let metric = ConstCounter::new(value);

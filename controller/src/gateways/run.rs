@@ -109,14 +109,19 @@ pub async fn run(
         "watching Cluster API Clusters"
     );
 
-    let gateways_store = reflect(
+    // GatewayDNS as untyped objects, decoded one by one: one object that
+    // does not fit the type is reported and skipped, where a typed watch
+    // would fail its whole list.
+    let gateway_resource = ApiResource::erase::<GatewayDNS>(&());
+    let gateways_store = reflect_dynamic(
         "GatewayDNS",
-        Api::<GatewayDNS>::all(client.clone()),
-        watcher::Config::default(),
+        Api::<DynamicObject>::all_with(client.clone(), &gateway_resource),
+        gateway_resource,
         &changed,
         &metrics,
     );
     let clusters_store = reflect_dynamic(
+        "Cluster",
         Api::<DynamicObject>::all_with(client.clone(), &cluster_resource),
         cluster_resource.clone(),
         &changed,
@@ -240,6 +245,7 @@ where
 }
 
 fn reflect_dynamic(
+    kind: &'static str,
     api: Api<DynamicObject>,
     resource: ApiResource,
     changed: &Arc<Notify>,
@@ -252,7 +258,7 @@ fn reflect_dynamic(
         .reflect(writer)
         .touched_objects();
     tokio::spawn(drive(
-        "Cluster",
+        kind,
         stream,
         Arc::clone(changed),
         Arc::clone(metrics),
@@ -394,12 +400,12 @@ impl Workload {
 async fn reconcile(
     management: &Client,
     shared: &Arc<Shared>,
-    gateways_store: &Store<GatewayDNS>,
+    gateways_store: &Store<DynamicObject>,
     clusters_store: &Store<DynamicObject>,
     secrets_store: &Store<Secret>,
     resolvers: &mut HashMap<String, JoinHandle<()>>,
 ) {
-    let gateways = gateways_store.state();
+    let gateways = decode_gateways(&gateways_store.state(), &shared.metrics);
     let clusters = clusters_store.state();
     let secrets = secrets_store.state();
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
@@ -414,7 +420,7 @@ async fn reconcile(
         let gateways_here: Vec<GatewayDNS> = gateways
             .iter()
             .filter(|g| g.namespace().as_deref() == Some(namespace))
-            .map(|g| (**g).clone())
+            .cloned()
             .collect();
         let cluster_views: Vec<ClusterView> = clusters
             .iter()
@@ -523,6 +529,29 @@ async fn reconcile(
             .entry(hostname.clone())
             .or_insert_with(|| tokio::spawn(resolve_hostname(Arc::clone(shared), hostname)));
     }
+}
+
+/// The GatewayDNS objects that fit the type; each one that does not is
+/// logged and counted, at every pass, and the others are planned as usual.
+fn decode_gateways(objects: &[Arc<DynamicObject>], metrics: &GatewaysMetrics) -> Vec<GatewayDNS> {
+    let mut gateways = Vec::with_capacity(objects.len());
+    for object in objects {
+        let decoded =
+            serde_json::to_value(&**object).and_then(serde_json::from_value::<GatewayDNS>);
+        match decoded {
+            Ok(gateway) => gateways.push(gateway),
+            Err(error) => {
+                metrics.invalid_gateways.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    namespace = %object.namespace().unwrap_or_default(),
+                    gatewaydns = %object.name_any(),
+                    %error,
+                    "not a valid GatewayDNS; skipped"
+                );
+            }
+        }
+    }
+    gateways
 }
 
 /// A Cluster object as [`ClusterView`]: being deleted, provisioned (its
@@ -1107,5 +1136,42 @@ fn count_clusters(plan: &NamespacePlan, counts: &mut [u64; 4]) {
                 ClusterState::Failed => 3,
             }] += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_gateway_dns_that_does_not_fit_the_type_is_skipped_not_fatal() {
+        let object = |name: &str, resolution: &str| -> Arc<DynamicObject> {
+            Arc::new(
+                serde_json::from_value(json!({
+                    "apiVersion": "connectivity.tanzu.vmware.com/v1alpha1",
+                    "kind": "GatewayDNS",
+                    "metadata": {"name": name, "namespace": "dev-team"},
+                    "spec": {
+                        "clusterSelector": {"matchLabels": {"hasContour": "true"}},
+                        "service": "projectcontour/envoy",
+                        "resolutionType": resolution,
+                    },
+                }))
+                .unwrap(),
+            )
+        };
+        let metrics = GatewaysMetrics::new();
+        let decoded = decode_gateways(
+            &[
+                object("good", "loadBalancer"),
+                object("bad", "carrierPigeon"),
+            ],
+            &metrics,
+        );
+        assert_eq!(decoded.len(), 1);
+        assert_eq!(decoded[0].metadata.name.as_deref(), Some("good"));
+        assert_eq!(metrics.invalid_gateways.load(Ordering::Relaxed), 1);
     }
 }
