@@ -288,6 +288,14 @@ impl Reloader {
                 // now; without this their pages stay in RSS.
                 crate::memory::release_free_memory();
             }
+            Err(LoadError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && self.published.is_none() =>
+            {
+                // Not an error yet: in a pod the sidecar writes the first
+                // snapshot a moment after the responder starts. Not ready
+                // (nothing loaded) until it does.
+                tracing::info!(file = %file, "waiting for the records file to appear");
+            }
             Err(error) => {
                 if let LoadError::NothingValid { problems, .. } = error {
                     log_problems(problems);
@@ -707,6 +715,20 @@ mod tests {
     }
 
     #[test]
+    fn a_file_not_there_yet_is_waited_for_not_counted() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("records.snapshot");
+        let handle = TableHandle::new(empty_table());
+        let mut reloader = Reloader::new(&path, TableConfig::default(), Arc::clone(&handle));
+        assert!(matches!(reloader.reload_now(), Err(LoadError::Io { .. })));
+        assert_eq!(reloader.stats().reloads_failed(), 0);
+        assert!(!handle.is_loaded());
+        std::fs::write(&path, GOOD).expect("written");
+        assert!(reloader.reload_now().is_ok());
+        assert!(handle.is_loaded());
+    }
+
+    #[test]
     fn a_failed_load_keeps_the_table_and_is_counted() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("records.yaml");
@@ -722,6 +744,7 @@ mod tests {
             Err(LoadError::Syntax { .. })
         ));
         std::fs::remove_file(&path).expect("removed");
+        // Gone after a load: a failure, counted (the table stays).
         assert!(matches!(reloader.reload_now(), Err(LoadError::Io { .. })));
         assert_eq!(handle.load().version(), version);
         let stats = reloader.stats();
