@@ -289,7 +289,7 @@ impl Reloader {
                 crate::memory::release_free_memory();
             }
             Err(LoadError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound && self.published.is_none() =>
+                if source.kind() == io::ErrorKind::NotFound && self.published.is_none() =>
             {
                 // Not an error yet: in a pod the sidecar writes the first
                 // snapshot a moment after the responder starts. Not ready
