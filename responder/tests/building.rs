@@ -312,3 +312,62 @@ fn several_zones_and_the_longest_apex_wins() {
 }
 
 use xcc_responder::records::model::DnsRecordSpec;
+
+#[test]
+fn parsed_specs_give_what_add_spec_gives() {
+    use xcc_responder::table::ParsedSpec;
+    use xcc_responder::table::snapshot;
+    let long_label = format!("{}.xcc.test", "a".repeat(64));
+    let specs = [
+        addresses("good.xcc.test", 30, &["192.0.2.1", "2001:db8::1"]),
+        addresses("*.gw.xcc.test", 60, &["192.0.2.7"]),
+        addresses(&long_label, 30, &["192.0.2.2"]),
+        addresses("bad-address.xcc.test", 30, &["192.0.2.300"]),
+        addresses("ttl.xcc.test", 0x8000_0000, &["192.0.2.3"]),
+        addresses("outside.example.com", 30, &["192.0.2.4"]),
+        cname("alias.xcc.test", "good.xcc.test"),
+        cname("bad-target.xcc.test", "a..b"),
+        txt("text.xcc.test", &["one", "two"]),
+        txt("long.xcc.test", &[&"x".repeat(256)]),
+        DnsRecordSpec {
+            name: "empty.xcc.test".into(),
+            ..DnsRecordSpec::default()
+        },
+        DnsRecordSpec {
+            name: "mixed.xcc.test".into(),
+            addresses: vec!["192.0.2.5".into()],
+            cname: Some("www.xcc.test".into()),
+            ..DnsRecordSpec::default()
+        },
+        // A second group at a name, and a CNAME conflict the build finds.
+        addresses("good.xcc.test", 10, &["192.0.2.9"]),
+        cname("good.xcc.test", "text.xcc.test"),
+    ];
+    let mut direct = TableBuilder::new(TableConfig::default());
+    let mut parsed = TableBuilder::new(TableConfig::default());
+    for (i, spec) in specs.iter().enumerate() {
+        let source = || Source {
+            object: object(i),
+            ..Source::default()
+        };
+        let expected = direct
+            .add_spec(spec, source())
+            .map_err(|p| p.rejection.clone());
+        match ParsedSpec::parse(spec) {
+            Ok(spec) => {
+                parsed.add_parsed(&spec, source());
+                assert!(expected.is_ok(), "{i}: {expected:?}");
+            }
+            Err(rejection) => {
+                assert_eq!(Err(rejection.clone()), expected, "{i}");
+                parsed.reject(source(), Some(specs[i].name.clone()), rejection);
+            }
+        }
+    }
+    let (direct, parsed) = (direct.build(), parsed.build());
+    assert_eq!(rejections(&direct.problems), rejections(&parsed.problems));
+    assert_eq!(
+        snapshot::encode(&direct.table),
+        snapshot::encode(&parsed.table)
+    );
+}

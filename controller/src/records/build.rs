@@ -58,7 +58,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::DynamicObject;
 use xcc_responder::records::model::DnsRecordSpec;
 use xcc_responder::table::build::Built;
-use xcc_responder::table::{Rejection, Source, Table, TableBuilder, TableConfig};
+use xcc_responder::table::{ParsedSpec, Rejection, Source, Table, TableBuilder, TableConfig};
 use xcc_wire::NameBuf;
 
 /// Maps keyed by names and object keys: hashed with foldhash (SipHash costs
@@ -214,6 +214,9 @@ struct Candidate<'a> {
     origin: Origin,
     /// Borrowed where the decoder converted it already.
     spec: Cow<'a, DnsRecordSpec>,
+    /// The spec already parsed and checked on its own, where the decoder
+    /// did it.
+    parsed: Option<&'a Result<ParsedSpec, Rejection>>,
     created: Option<&'a Time>,
     generation: Option<i64>,
     source: Source,
@@ -228,6 +231,10 @@ pub trait RecordInput {
     /// Its spec in the responder's model.
     fn spec(&self) -> Cow<'_, DnsRecordSpec> {
         Cow::Owned(DnsRecordSpec::from(&self.record().spec))
+    }
+    /// The spec parsed and checked on its own, if done before.
+    fn parsed(&self) -> Option<&Result<ParsedSpec, Rejection>> {
+        None
     }
 }
 
@@ -251,22 +258,35 @@ impl RecordInput for Arc<DecodedRecord> {
     fn spec(&self) -> Cow<'_, DnsRecordSpec> {
         Cow::Borrowed(&self.spec)
     }
+
+    fn parsed(&self) -> Option<&Result<ParsedSpec, Rejection>> {
+        Some(&self.parsed)
+    }
 }
 
-/// A decoded `DNSRecord` and its spec in the responder's model.
+/// A decoded `DNSRecord`, its spec in the responder's model, and that spec
+/// parsed and checked on its own: done once per object version, not once
+/// per rebuild.
 #[derive(Debug)]
 pub struct DecodedRecord {
     /// The object.
     pub record: DNSRecord,
     /// `record.spec`, converted.
     pub spec: DnsRecordSpec,
+    /// `spec`, parsed for [`TableBuilder::add_parsed`], or why not.
+    pub parsed: Result<ParsedSpec, Rejection>,
 }
 
 impl DecodedRecord {
-    /// `record`, with its spec converted.
+    /// `record`, with its spec converted and parsed.
     pub fn new(record: DNSRecord) -> Self {
         let spec = DnsRecordSpec::from(&record.spec);
-        Self { record, spec }
+        let parsed = ParsedSpec::parse(&spec);
+        Self {
+            record,
+            spec,
+            parsed,
+        }
     }
 }
 
@@ -311,6 +331,7 @@ pub fn plan_records<'a, R: RecordInput>(
     let mut candidates: Vec<Candidate<'_>> = Vec::with_capacity(records.len() + derived.len());
     for record in records {
         let spec = record.spec();
+        let parsed = record.parsed();
         let record: &DNSRecord = record.record();
         let key = ObjectKey::of(record);
         candidates.push(Candidate {
@@ -320,6 +341,7 @@ pub fn plan_records<'a, R: RecordInput>(
             },
             origin: Origin::Record(key),
             spec,
+            parsed,
             created: record.metadata.creation_timestamp.as_ref(),
             generation: record.metadata.generation,
         });
@@ -336,6 +358,7 @@ pub fn plan_records<'a, R: RecordInput>(
             },
             origin,
             spec: Cow::Borrowed(&group.spec),
+            parsed: None,
             created: group.created.as_ref(),
             generation: None,
         });
@@ -353,10 +376,24 @@ pub fn plan_records<'a, R: RecordInput>(
         // The builder checks the candidate on its own first; an error is
         // in its problem list, mapped below, and is what the candidate is
         // told (what is wrong with it comes before whom it collides with).
-        if builder
-            .add_spec(&candidate.spec, candidate.source.clone())
-            .is_err()
-        {
+        let added = match candidate.parsed {
+            Some(Ok(parsed)) => {
+                builder.add_parsed(parsed, candidate.source.clone());
+                true
+            }
+            Some(Err(rejection)) => {
+                builder.reject(
+                    candidate.source.clone(),
+                    Some(candidate.spec.name.clone()),
+                    rejection.clone(),
+                );
+                false
+            }
+            None => builder
+                .add_spec(&candidate.spec, candidate.source.clone())
+                .is_ok(),
+        };
+        if !added {
             continue;
         }
         let owner = builder.last_owner().expect("just added");
@@ -1617,6 +1654,62 @@ mod tests {
         assert_eq!(decoder.len(), 1);
         assert!(decoder.decode(&[]).records.is_empty());
         assert!(decoder.is_empty());
+    }
+
+    #[test]
+    fn decoded_records_build_what_plain_records_build() {
+        let records = [
+            mk_record(
+                "a",
+                0,
+                json!({"name": "a.xcc.test", "addresses": ["10.0.0.1"]}),
+            ),
+            mk_record(
+                "b",
+                1,
+                json!({"name": "a.xcc.test", "addresses": ["10.0.0.2"]}),
+            ),
+            mk_record(
+                "c",
+                2,
+                json!({"name": "example.com", "addresses": ["10.0.0.3"]}),
+            ),
+            mk_record(
+                "d",
+                3,
+                json!({"name": "bad..name", "addresses": ["10.0.0.4"]}),
+            ),
+            mk_record("e", 4, json!({"name": "a.xcc.test", "cname": "b.xcc.test"})),
+            mk_record(
+                "f",
+                5,
+                json!({"name": "t.xcc.test", "txt": ["x"], "ttl": 60}),
+            ),
+            mk_record(
+                "g",
+                6,
+                json!({"name": "*.w.xcc.test", "addresses": ["fd00::1"]}),
+            ),
+            mk_record(
+                "h",
+                7,
+                json!({"name": "a.xcc.test", "addresses": ["10.0.0.1"]}),
+            ),
+        ];
+        let decoded: Vec<Arc<DecodedRecord>> = records
+            .iter()
+            .map(|r| Arc::new(DecodedRecord::new(r.clone())))
+            .collect();
+        assert!(decoded.iter().any(|d| d.parsed.is_err()));
+        let plain = build(&records, &[]);
+        let via_decoder = build_records(&decoded, &[], &[], &TableConfig::default());
+        assert_eq!(via_decoder.statuses, plain.statuses);
+        assert_eq!(via_decoder.problems, plain.problems);
+        assert_eq!(via_decoder.digest, plain.digest);
+        assert_eq!(
+            xcc_responder::table::snapshot::encode(&via_decoder.table),
+            xcc_responder::table::snapshot::encode(&plain.table)
+        );
     }
 
     #[test]

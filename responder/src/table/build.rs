@@ -539,6 +539,26 @@ impl TableBuilder {
         Ok((name, ttl))
     }
 
+    /// Adds a spec parsed and checked before ([`ParsedSpec::parse`]): the
+    /// same as [`TableBuilder::add_spec`] on that spec, without parsing it
+    /// again (a controller keeps one per object version).
+    pub fn add_parsed(&mut self, parsed: &ParsedSpec, source: Source) {
+        let groups = &mut self.groups;
+        let text = (groups.texts.len() as u32, parsed.owner_text.len() as u32);
+        groups.texts.push_str(&parsed.owner_text);
+        let owner = (groups.owners.len() as u32, parsed.owner.len() as u8);
+        groups.owners.extend_from_slice(&parsed.owner);
+        let values = (groups.values.len() as u32, parsed.values.len() as u32);
+        groups.values.extend(parsed.values.iter().cloned());
+        groups.groups.push(Group {
+            source,
+            text,
+            owner,
+            values,
+            ttl: parsed.ttl,
+        });
+    }
+
     /// The owner (lowercase wire form) of the last group added, if it was
     /// accepted and not withdrawn.
     pub fn last_owner(&self) -> Option<&[u8]> {
@@ -650,6 +670,43 @@ impl TableBuilder {
             },
             problems,
         }
+    }
+}
+
+/// A `DNSRecord` spec checked on its own and parsed, ready for
+/// [`TableBuilder::add_parsed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedSpec {
+    owner_text: String,
+    /// Lowercase wire form.
+    owner: Box<[u8]>,
+    ttl: u32,
+    values: Vec<RecordValue>,
+}
+
+impl ParsedSpec {
+    /// Parses and checks `spec` as [`TableBuilder::add_spec`] does, with
+    /// the same rejections in the same order.
+    pub fn parse(spec: &DnsRecordSpec) -> Result<Self, Rejection> {
+        let mut values = Vec::new();
+        push_spec_values(spec, &mut values)?;
+        let name = NameBuf::from_presentation(&spec.name).map_err(|error| Rejection::BadName {
+            field: "name",
+            value: spec.name.clone(),
+            error,
+        })?;
+        if spec.ttl > MAX_TTL {
+            return Err(Rejection::TtlOutOfRange(u64::from(spec.ttl)));
+        }
+        if values.is_empty() {
+            return Err(Rejection::NoData);
+        }
+        Ok(Self {
+            owner_text: spec.name.clone(),
+            owner: name.to_key().as_wire().into(),
+            ttl: spec.ttl,
+            values,
+        })
     }
 }
 

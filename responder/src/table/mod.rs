@@ -26,7 +26,9 @@ use hashbrown::HashTable;
 use xcc_wire::name::wire_is_at_or_below;
 use xcc_wire::{Name, NameKey, RType};
 
-pub use build::{Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig};
+pub use build::{
+    ParsedSpec, Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
+};
 pub use lookup::Lookup;
 
 /// Marks "no node" in [`Node::wildcard`].
