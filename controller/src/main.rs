@@ -303,17 +303,11 @@ fn run_records(args: RecordsArgs) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         let client = kube::Client::try_default().await?;
         let metrics = RecordsMetrics::new();
-        if args.admin_listen != "off" {
-            let address: SocketAddr = args
-                .admin_listen
-                .parse()
-                .map_err(|e| format!("--admin-listen {:?}: {e}", args.admin_listen))?;
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|e| format!("cannot listen on admin address {address}: {e}"))?;
-            let router = telemetry::router(std::sync::Arc::clone(&metrics));
-            tokio::spawn(async move { axum::serve(listener, router).await });
-        }
+        serve_admin(
+            &args.admin_listen,
+            telemetry::router(std::sync::Arc::clone(&metrics)),
+        )
+        .await?;
         tracing::info!(
             namespace = %options.namespace,
             out = %options.out.display(),
@@ -352,17 +346,11 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         let client = kube::Client::try_default().await?;
         let metrics = telemetry::GatewaysMetrics::new();
-        if args.admin_listen != "off" {
-            let address: SocketAddr = args
-                .admin_listen
-                .parse()
-                .map_err(|e| format!("--admin-listen {:?}: {e}", args.admin_listen))?;
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|e| format!("cannot listen on admin address {address}: {e}"))?;
-            let router = telemetry::gateways_router(std::sync::Arc::clone(&metrics));
-            tokio::spawn(async move { axum::serve(listener, router).await });
-        }
+        serve_admin(
+            &args.admin_listen,
+            telemetry::gateways_router(std::sync::Arc::clone(&metrics)),
+        )
+        .await?;
         tracing::info!(suffix = %options.suffix, "starting xcc-controller gateways");
         if options.credentials == WorkloadCredentials::Admin {
             tracing::warn!(
@@ -419,6 +407,22 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })
+}
+
+/// Serves `router` (metrics and health) on `listen` in the background;
+/// `"off"` serves nothing.
+async fn serve_admin(listen: &str, router: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
+    if listen == "off" {
+        return Ok(());
+    }
+    let address: SocketAddr = listen
+        .parse()
+        .map_err(|e| format!("--admin-listen {listen:?}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on admin address {address}: {e}"))?;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(())
 }
 
 /// Logs to stderr, `RUST_LOG` filtering (default `info`).

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -49,6 +49,7 @@ use super::desired::{
 use super::service::gateway_addresses;
 use crate::api::{ClusterState, DNSRecord, GatewayDNS, GatewayDNSStatus, ResolutionType};
 use crate::error::Error;
+use crate::records::run::drive;
 use crate::telemetry::GatewaysMetrics;
 
 /// The field manager of every write this controller makes.
@@ -235,12 +236,10 @@ where
         .default_backoff()
         .reflect(writer)
         .touched_objects();
-    tokio::spawn(drive(
-        kind,
-        stream,
-        Arc::clone(changed),
-        Arc::clone(metrics),
-    ));
+    let (changed, metrics) = (Arc::clone(changed), Arc::clone(metrics));
+    tokio::spawn(async move {
+        drive(kind, stream, || changed.notify_one(), &metrics.watch_errors).await;
+    });
     store
 }
 
@@ -257,33 +256,11 @@ fn reflect_dynamic(
         .default_backoff()
         .reflect(writer)
         .touched_objects();
-    tokio::spawn(drive(
-        kind,
-        stream,
-        Arc::clone(changed),
-        Arc::clone(metrics),
-    ));
+    let (changed, metrics) = (Arc::clone(changed), Arc::clone(metrics));
+    tokio::spawn(async move {
+        drive(kind, stream, || changed.notify_one(), &metrics.watch_errors).await;
+    });
     store
-}
-
-async fn drive<S, K>(
-    kind: &'static str,
-    stream: S,
-    changed: Arc<Notify>,
-    metrics: Arc<GatewaysMetrics>,
-) where
-    S: futures::Stream<Item = Result<K, watcher::Error>>,
-{
-    let mut stream = std::pin::pin!(stream.into_stream());
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(_) => changed.notify_one(),
-            Err(error) => {
-                metrics.watch_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(kind, %error, "watch error; backing off and resuming");
-            }
-        }
-    }
 }
 
 //----------- Shared state -----------------------------------------------------

@@ -88,12 +88,16 @@ pub async fn run(
             .default_backoff()
             .reflect(writer)
             .touched_objects();
-        tokio::spawn(drive(
-            "DNSRecord",
-            stream,
-            Arc::clone(&changed),
-            Arc::clone(&metrics),
-        ));
+        let (changed, metrics) = (Arc::clone(&changed), Arc::clone(&metrics));
+        tokio::spawn(async move {
+            drive(
+                "DNSRecord",
+                stream,
+                || changed.mark(),
+                &metrics.watch_errors,
+            )
+            .await;
+        });
         store
     });
     let slices_store = options.watch_endpointslices.map(|version| {
@@ -105,12 +109,16 @@ pub async fn run(
             .default_backoff()
             .reflect(writer)
             .touched_objects();
-        tokio::spawn(drive(
-            "EndpointSlice",
-            stream,
-            Arc::clone(&changed),
-            Arc::clone(&metrics),
-        ));
+        let (changed, metrics) = (Arc::clone(&changed), Arc::clone(&metrics));
+        tokio::spawn(async move {
+            drive(
+                "EndpointSlice",
+                stream,
+                || changed.mark(),
+                &metrics.watch_errors,
+            )
+            .await;
+        });
         store
     });
 
@@ -410,20 +418,20 @@ async fn reconcile(
 
 /// Drives one reflector stream: every event wakes the rebuild loop; errors
 /// are counted and logged (the stream backs off and resumes by itself).
-async fn drive<S, K>(
+pub(crate) async fn drive<S, K>(
     kind: &'static str,
     stream: S,
-    changed: Arc<Changes>,
-    metrics: Arc<RecordsMetrics>,
+    on_event: impl Fn(),
+    watch_errors: &std::sync::atomic::AtomicU64,
 ) where
     S: futures::Stream<Item = Result<K, watcher::Error>>,
 {
     let mut stream = std::pin::pin!(stream.into_stream());
     while let Some(item) = stream.next().await {
         match item {
-            Ok(_) => changed.mark(),
+            Ok(_) => on_event(),
             Err(error) => {
-                metrics.watch_errors.fetch_add(1, Ordering::Relaxed);
+                watch_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(kind, %error, "watch error; backing off and resuming");
             }
         }
