@@ -386,6 +386,58 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
     })
     .await;
 
+    // The writes go through the installed account, not the admin
+    // identity: with the account's RoleBinding in cluster-a gone, cluster-a
+    // stops getting changes (cluster-b still gets them); restored, it
+    // catches up.
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        Api::namespaced(client_a.clone(), "xcc-dns");
+    let binding = bindings.get("xcc-dns-gateways").await.unwrap();
+    bindings
+        .delete("xcc-dns-gateways", &DeleteParams::default())
+        .await
+        .unwrap();
+    set_ingress(&client_b, "198.51.100.21").await;
+    wait_for("cluster-b gets its own change", LIMIT, || async {
+        (records(&client_b).await? == expected("192.0.2.12", "198.51.100.21")).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        records(&client_a).await.unwrap(),
+        expected("192.0.2.12", "198.51.100.20"),
+        "cluster-a was written without the account's rights"
+    );
+    let mut restored = binding.clone();
+    restored.metadata = ObjectMeta {
+        name: binding.metadata.name.clone(),
+        namespace: binding.metadata.namespace.clone(),
+        labels: binding.metadata.labels.clone(),
+        ..ObjectMeta::default()
+    };
+    bindings
+        .create(&PostParams::default(), &restored)
+        .await
+        .unwrap();
+    wait_for(
+        "cluster-a catches up once the account may write",
+        Duration::from_secs(60),
+        || async {
+            (records(&client_a).await? == expected("192.0.2.12", "198.51.100.21")).then_some(())
+        },
+    )
+    .await;
+    // (Its failed writes marked cluster-a unreachable for a moment.)
+    wait_for(
+        "Ready again after the rights came back",
+        Duration::from_secs(60),
+        || async {
+            let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
+            (condition(&status, "Ready").0 == "True").then_some(())
+        },
+    )
+    .await;
+
     // A second GatewayDNS for the same clusters with other data: a
     // conflict, the older wins, both say so.
     let mut rival: GatewayDNS = serde_saphyr::from_str(WALKTHROUGH).unwrap();
