@@ -23,6 +23,8 @@
 //!   Clusters and gateway Services to the records of every workload cluster.
 //! - [`records`]: the workload side's pure decisions: EndpointSlices to
 //!   records, objects to a table and per-object statuses.
+//! - [`status`]: the merge patch that writes a status exactly (both
+//!   controllers).
 //! - [`error`]: the error type, with a metric label per variant.
 //!
 //! Decisions are plain functions over whole object sets (no client, no
@@ -37,6 +39,7 @@ pub mod crd;
 pub mod error;
 pub mod gateways;
 pub mod records;
+pub mod status;
 
 pub use error::{Error, Result};
 pub mod telemetry;

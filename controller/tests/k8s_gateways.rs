@@ -33,20 +33,13 @@ use crate::apiserver::{Instance, create_namespace, wait_for};
 const LIMIT: Duration = Duration::from_secs(30);
 const NAMESPACE: &str = "dev-team";
 
-/// The walkthrough's GatewayDNS, as its YAML says.
-const WALKTHROUGH: &str = r#"
-apiVersion: connectivity.tanzu.vmware.com/v1alpha1
-kind: GatewayDNS
-metadata:
-  name: dev-team-gateway-dns
-  namespace: dev-team
-spec:
-  clusterSelector:
-    matchLabels:
-      hasContour: "true"
-  service: projectcontour/envoy
-  resolutionType: loadBalancer
-"#;
+/// The walkthrough's GatewayDNS, as the shipped example (which the
+/// `manifests` test holds to the original's YAML).
+fn walkthrough() -> GatewayDNS {
+    let path = crate::apiserver::repo_root().join("manifests/example/dev-team-gateway-dns.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
 
 fn cluster_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -263,7 +256,7 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         .create(&PostParams::default(), &stale)
         .await
         .unwrap();
-    let gateway: GatewayDNS = serde_saphyr::from_str(WALKTHROUGH).unwrap();
+    let gateway: GatewayDNS = walkthrough();
     let gateways: Api<GatewayDNS> = Api::namespaced(mgmt.clone(), NAMESPACE);
     gateways
         .create(&PostParams::default(), &gateway)
@@ -440,7 +433,7 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
 
     // A second GatewayDNS for the same clusters with other data: a
     // conflict, the older wins, both say so.
-    let mut rival: GatewayDNS = serde_saphyr::from_str(WALKTHROUGH).unwrap();
+    let mut rival: GatewayDNS = walkthrough();
     rival.metadata.name = Some("rival".to_owned());
     rival.spec.ttl = Some(60);
     gateways

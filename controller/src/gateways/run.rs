@@ -50,6 +50,7 @@ use super::service::gateway_addresses;
 use crate::api::{ClusterState, DNSRecord, GatewayDNS, GatewayDNSStatus, ResolutionType};
 use crate::error::Error;
 use crate::records::run::drive;
+use crate::status::status_merge_patch;
 use crate::telemetry::GatewaysMetrics;
 
 /// The field manager of every write this controller makes.
@@ -114,23 +115,26 @@ pub async fn run(
     // does not fit the type is reported and skipped, where a typed watch
     // would fail its whole list.
     let gateway_resource = ApiResource::erase::<GatewayDNS>(&());
-    let gateways_store = reflect_dynamic(
+    let gateways_store = reflect(
         "GatewayDNS",
         Api::<DynamicObject>::all_with(client.clone(), &gateway_resource),
         gateway_resource,
+        watcher::Config::default(),
         &changed,
         &metrics,
     );
-    let clusters_store = reflect_dynamic(
+    let clusters_store = reflect(
         "Cluster",
         Api::<DynamicObject>::all_with(client.clone(), &cluster_resource),
         cluster_resource.clone(),
+        watcher::Config::default(),
         &changed,
         &metrics,
     );
     let secrets_store = reflect(
         "Secret",
         Api::<Secret>::all(client.clone()),
+        (),
         watcher::Config::default().fields(&format!("type={KUBECONFIG_SECRET_TYPE}")),
         &changed,
         &metrics,
@@ -214,45 +218,30 @@ async fn cluster_resource(client: &Client) -> Result<ApiResource, Error> {
 }
 
 /// A reflector whose every event wakes the loop.
+/// A reflector on `api` (objects of type `dyntype`: `()` for typed
+/// objects, the `ApiResource` for untyped ones) whose every event wakes the
+/// loop.
 fn reflect<K>(
     kind: &'static str,
     api: Api<K>,
+    dyntype: K::DynamicType,
     config: watcher::Config,
     changed: &Arc<Notify>,
     metrics: &Arc<GatewaysMetrics>,
 ) -> Store<K>
 where
-    K: kube::Resource<DynamicType = ()>
+    K: kube::Resource
         + Clone
         + std::fmt::Debug
         + serde::de::DeserializeOwned
         + Send
         + Sync
         + 'static,
+    K::DynamicType: Clone + Eq + std::hash::Hash + Send + Sync,
 {
-    let writer = reflector::store::Writer::default();
+    let writer = reflector::store::Writer::new(dyntype);
     let store = writer.as_reader();
     let stream = watcher(api, config)
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects();
-    let (changed, metrics) = (Arc::clone(changed), Arc::clone(metrics));
-    tokio::spawn(async move {
-        drive(kind, stream, || changed.notify_one(), &metrics.watch_errors).await;
-    });
-    store
-}
-
-fn reflect_dynamic(
-    kind: &'static str,
-    api: Api<DynamicObject>,
-    resource: ApiResource,
-    changed: &Arc<Notify>,
-    metrics: &Arc<GatewaysMetrics>,
-) -> Store<DynamicObject> {
-    let writer = reflector::store::Writer::new(resource);
-    let store = writer.as_reader();
-    let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .touched_objects();
@@ -1066,22 +1055,11 @@ async fn write_statuses(
         }
         let api: Api<GatewayDNS> =
             Api::namespaced(management.clone(), &gateway.namespace().unwrap_or_default());
-        // A merge patch leaves fields it does not name: fields the old
-        // status has and the new one lacks are sent as null.
-        let mut body = serde_json::to_value(status).unwrap_or_default();
-        if let (Some(body), Some(old)) = (
-            body.as_object_mut(),
-            gateway
-                .status
-                .as_ref()
-                .and_then(|s| serde_json::to_value(s).ok()),
-        ) && let Some(old) = old.as_object()
-        {
-            for field in old.keys() {
-                body.entry(field.clone()).or_insert(serde_json::Value::Null);
-            }
-        }
-        let patch = Patch::Merge(serde_json::json!({ "status": body }));
+        let old = gateway
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok());
+        let patch = status_merge_patch(status, old.as_ref());
         match api
             .patch_status(&name, &PatchParams::default(), &patch)
             .await

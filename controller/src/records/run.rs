@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -38,6 +38,7 @@ use super::endpointslices::{EndpointSlice, SliceApiVersion, derive_records};
 use super::publish::SnapshotFile;
 use crate::api::{DNSRecord, DNSRecordStatus, RecordState};
 use crate::error::Error;
+use crate::status::status_merge_patch;
 use crate::telemetry::RecordsMetrics;
 
 /// The field manager of every write this controller makes.
@@ -354,20 +355,7 @@ async fn reconcile(
         };
         if current.as_ref() != Some(&status.status) {
             let api: Api<DNSRecord> = Api::namespaced(client.clone(), &status.key.namespace);
-            // A merge patch leaves fields it does not name: name every
-            // field the object has and ours lacks with `null`, or a record
-            // going from Rejected to Accepted keeps its old reason and
-            // message (and the status never converges: a patch per rebuild).
-            let mut body = serde_json::to_value(&status.status).unwrap_or_default();
-            if let (Some(body), Some(old)) = (
-                body.as_object_mut(),
-                object.data.get("status").and_then(|s| s.as_object()),
-            ) {
-                for field in old.keys() {
-                    body.entry(field.clone()).or_insert(serde_json::Value::Null);
-                }
-            }
-            let patch = Patch::Merge(serde_json::json!({ "status": body }));
+            let patch = status_merge_patch(&status.status, object.data.get("status"));
             match api
                 .patch_status(&status.key.name, &PatchParams::default(), &patch)
                 .await
