@@ -487,7 +487,7 @@ impl TableBuilder {
         ttl: u64,
         start: usize,
     ) -> Result<(), Box<Problem>> {
-        let rejection = match self.check(owner, ttl, start) {
+        let rejection = match check_group(owner, ttl, &self.groups.values[start..]) {
             Ok((name, ttl)) => {
                 let groups = &mut self.groups;
                 let text = (groups.texts.len() as u32, owner.len() as u32);
@@ -510,33 +510,6 @@ impl TableBuilder {
         };
         self.groups.values.truncate(start);
         self.fail(source, Some(owner.to_owned()), rejection)
-    }
-
-    /// The checks of one group on its own: its owner name and TTL, parsed,
-    /// or why not.
-    fn check(&self, owner: &str, ttl: u64, start: usize) -> Result<(NameBuf, u32), Rejection> {
-        let name = NameBuf::from_presentation(owner).map_err(|error| Rejection::BadName {
-            field: "name",
-            value: owner.to_owned(),
-            error,
-        })?;
-        let ttl = match u32::try_from(ttl) {
-            Ok(ttl) if ttl <= MAX_TTL => ttl,
-            _ => return Err(Rejection::TtlOutOfRange(ttl)),
-        };
-        let values = &self.groups.values[start..];
-        if values.is_empty() {
-            return Err(Rejection::NoData);
-        }
-        // Opaque values of a known type must have that type's shape: they
-        // are copied into answers as they are.
-        if let Some(rtype) = values.iter().find_map(|value| match value {
-            RecordValue::Other { rtype, rdata } if !rdata_is_valid(*rtype, rdata) => Some(*rtype),
-            _ => None,
-        }) {
-            return Err(Rejection::MalformedRdata(rtype));
-        }
-        Ok((name, ttl))
     }
 
     /// Adds a spec parsed and checked before ([`ParsedSpec::parse`]): the
@@ -690,24 +663,42 @@ impl ParsedSpec {
     pub fn parse(spec: &DnsRecordSpec) -> Result<Self, Rejection> {
         let mut values = Vec::new();
         push_spec_values(spec, &mut values)?;
-        let name = NameBuf::from_presentation(&spec.name).map_err(|error| Rejection::BadName {
-            field: "name",
-            value: spec.name.clone(),
-            error,
-        })?;
-        if spec.ttl > MAX_TTL {
-            return Err(Rejection::TtlOutOfRange(u64::from(spec.ttl)));
-        }
-        if values.is_empty() {
-            return Err(Rejection::NoData);
-        }
+        let (name, ttl) = check_group(&spec.name, u64::from(spec.ttl), &values)?;
         Ok(Self {
             owner_text: spec.name.clone(),
             owner: name.to_key().as_wire().into(),
-            ttl: spec.ttl,
+            ttl,
             values,
         })
     }
+}
+
+/// The checks of one group on its own (its values already checked one by
+/// one): its owner name and TTL, parsed, or why not. Shared by
+/// [`TableBuilder::add`], [`TableBuilder::add_spec`] and
+/// [`ParsedSpec::parse`], so they reject alike.
+fn check_group(owner: &str, ttl: u64, values: &[RecordValue]) -> Result<(NameBuf, u32), Rejection> {
+    let name = NameBuf::from_presentation(owner).map_err(|error| Rejection::BadName {
+        field: "name",
+        value: owner.to_owned(),
+        error,
+    })?;
+    let ttl = match u32::try_from(ttl) {
+        Ok(ttl) if ttl <= MAX_TTL => ttl,
+        _ => return Err(Rejection::TtlOutOfRange(ttl)),
+    };
+    if values.is_empty() {
+        return Err(Rejection::NoData);
+    }
+    // Opaque values of a known type must have that type's shape: they
+    // are copied into answers as they are.
+    if let Some(rtype) = values.iter().find_map(|value| match value {
+        RecordValue::Other { rtype, rdata } if !rdata_is_valid(*rtype, rdata) => Some(*rtype),
+        _ => None,
+    }) {
+        return Err(Rejection::MalformedRdata(rtype));
+    }
+    Ok((name, ttl))
 }
 
 /// Checks a spec's fields and turns them into record values.
