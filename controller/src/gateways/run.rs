@@ -1100,6 +1100,46 @@ mod tests {
 
     use super::*;
 
+    #[tokio::test]
+    async fn a_bad_kubeconfig_secret_is_reported_by_name() {
+        let secret = |data: Option<(&str, &[u8])>| Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("cluster-a-kubeconfig".to_owned()),
+                namespace: Some("dev-team".to_owned()),
+                ..Default::default()
+            },
+            data: data.map(|(key, value)| {
+                BTreeMap::from([(key.to_owned(), k8s_openapi::ByteString(value.to_vec()))])
+            }),
+            ..Secret::default()
+        };
+        let error = |secret: Secret| async move {
+            client_from_secret(&secret).await.map(|_| ()).unwrap_err()
+        };
+        // (the Secret's data, what the message must say)
+        type Case<'a> = (Option<(&'a str, &'a [u8])>, &'a str);
+        let cases: [Case<'_>; 4] = [
+            (None, "has no key \"value\""),
+            (Some(("kubeconfig", b"x")), "has no key \"value\""),
+            (Some(("value", &[0xff, 0xfe])), "is not UTF-8"),
+            (Some(("value", b"clusters: [unclosed")), "not a kubeconfig"),
+        ];
+        for (data, expected) in cases {
+            let message = error(secret(data)).await;
+            assert!(
+                message.contains("dev-team/cluster-a-kubeconfig"),
+                "{message}"
+            );
+            assert!(message.contains(expected), "{message}");
+        }
+        // A kubeconfig without a usable context.
+        let message = error(secret(Some(("value", b"apiVersion: v1\nkind: Config\n")))).await;
+        assert!(
+            message.contains("dev-team/cluster-a-kubeconfig"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn a_gateway_dns_that_does_not_fit_the_type_is_skipped_not_fatal() {
         let object = |name: &str, resolution: &str| -> Arc<DynamicObject> {
