@@ -3,7 +3,8 @@
 //! Secrets) and two workload clusters, cluster-a and cluster-b (the
 //! DNSRecord CRD, namespace `xcc-dns`, Service `projectcontour/envoy` of
 //! type LoadBalancer whose status the test writes). The original
-//! walkthrough's objects are the fixture. The management server runs with
+//! walkthrough's objects are the fixture; later the GatewayDNS switches
+//! to `resolutionType: nodePort` over Node objects the test writes. The management server runs with
 //! RBAC on and the controller as the service account of
 //! `manifests/management`, so its Roles are proven sufficient; so do the
 //! workload servers, where the controller installs its least-privilege
@@ -152,7 +153,30 @@ async fn set_ingress(client: &Client, ip: &str) {
     .unwrap();
 }
 
-/// The DNSRecords of a workload cluster: object name → (owner, addresses).
+/// Node `name` (created, or its status replaced) with internal address
+/// `ip`, Ready or not. No kubelet runs: the test writes what one would.
+async fn create_node(client: &Client, name: &str, ip: &str, ready: bool) {
+    let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    if api.get_opt(name).await.unwrap().is_none() {
+        let node = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        api.create(&PostParams::default(), &node).await.unwrap();
+    }
+    let ready = if ready { "True" } else { "False" };
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            "conditions": [{"type": "Ready", "status": ready, "reason": "Test",
+                "lastHeartbeatTime": "2026-11-29T12:00:00Z", "lastTransitionTime": "2026-11-29T12:00:00Z"}],
+        }})),
+    )
+    .await
+    .unwrap();
+}
+
+/// The DNSRecords of a workload cluster: object name → (owner, addresses
+/// and SRV entries as `SRV <priority> <weight> <port> <target>`).
 async fn records(client: &Client) -> Option<BTreeMap<String, (String, Vec<String>)>> {
     let api: Api<DNSRecord> = Api::namespaced(client.clone(), "xcc-dns");
     let list = api.list(&Default::default()).await.ok()?;
@@ -160,9 +184,15 @@ async fn records(client: &Client) -> Option<BTreeMap<String, (String, Vec<String
         list.items
             .into_iter()
             .map(|r| {
+                let mut data = r.spec.addresses.clone();
+                data.extend(
+                    r.spec.srv.iter().map(|e| {
+                        format!("SRV {} {} {} {}", e.priority, e.weight, e.port, e.target)
+                    }),
+                );
                 (
                     r.metadata.name.clone().unwrap_or_default(),
-                    (r.spec.name.clone(), r.spec.addresses.clone()),
+                    (r.spec.name.clone(), data),
                 )
             })
             .collect(),
@@ -462,6 +492,93 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         .await
         .unwrap();
 
+    // resolutionType nodePort: the node addresses and an SRV record per
+    // named port; the account is granted Nodes only now.
+    for (client, prefix) in [(&client_a, "10.0.1"), (&client_b, "10.0.2")] {
+        create_node(client, "node-1", &format!("{prefix}.1"), true).await;
+        create_node(client, "node-2", &format!("{prefix}.2"), true).await;
+    }
+    let node_port = |client: Client| async move {
+        let service = Api::<Service>::namespaced(client, "projectcontour")
+            .get("envoy")
+            .await
+            .unwrap();
+        service.spec.unwrap().ports.unwrap()[0].node_port.unwrap() as u16
+    };
+    let (port_a, port_b) = (
+        node_port(client_a.clone()).await,
+        node_port(client_b.clone()).await,
+    );
+    gateways
+        .patch(
+            "dev-team-gateway-dns",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"resolutionType": "nodePort"}})),
+        )
+        .await
+        .unwrap();
+    let node_port_records = |a: &[&str], b: &[&str]| {
+        let mut want = expected("", "");
+        for (record, addresses) in [
+            ("dev-team-cluster-a-gateway", a),
+            ("dev-team-cluster-b-gateway", b),
+        ] {
+            want.get_mut(record).unwrap().1 = addresses.iter().map(|s| (*s).to_owned()).collect();
+        }
+        for (cluster, port) in [("cluster-a", port_a), ("cluster-b", port_b)] {
+            want.insert(
+                format!("dev-team-{cluster}-gateway-http-tcp"),
+                (
+                    format!("_http._tcp.gateway.{cluster}.dev-team.clusters.xcc.test"),
+                    vec![format!(
+                        "SRV 0 0 {port} nodes.gateway.{cluster}.dev-team.clusters.xcc.test."
+                    )],
+                ),
+            );
+        }
+        want
+    };
+    for (name, client) in [("cluster-a", &client_a), ("cluster-b", &client_b)] {
+        wait_for(
+            &format!("node addresses and SRV in {name}"),
+            LIMIT,
+            || async {
+                (records(client).await?
+                    == node_port_records(&["10.0.1.1", "10.0.1.2"], &["10.0.2.1", "10.0.2.2"]))
+                .then_some(())
+            },
+        )
+        .await;
+    }
+    let status = wait_for("nodePort GatewayDNS Ready", LIMIT, || async {
+        let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
+        (condition(&status, "Ready").0 == "True").then_some(status)
+    })
+    .await;
+    assert_eq!(
+        status.clusters[0].message.as_deref(),
+        Some(format!("node ports: http {port_a}/TCP").as_str())
+    );
+    // A node stops being Ready: its address leaves the records.
+    let started = Instant::now();
+    create_node(&client_a, "node-2", "10.0.1.2", false).await;
+    for (name, client) in [("cluster-a", &client_a), ("cluster-b", &client_b)] {
+        wait_for(
+            &format!("node-2 of cluster-a gone in {name}"),
+            LIMIT,
+            || async {
+                (records(client).await?
+                    == node_port_records(&["10.0.1.1"], &["10.0.2.1", "10.0.2.2"]))
+                .then_some(())
+            },
+        )
+        .await;
+    }
+    eprintln!(
+        "[gateways] node NotReady to both clusters' DNSRecords: {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
     // The GatewayDNS deleted: the records go from both clusters.
     gateways
         .delete("dev-team-gateway-dns", &DeleteParams::default())
@@ -477,7 +594,7 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         metrics
             .records_deleted
             .load(std::sync::atomic::Ordering::Relaxed)
-            >= 5
+            >= 9
     );
 
     let _ = stop.send(());

@@ -12,7 +12,9 @@
 //!   delete (write and garbage-collect the records);
 //! - the namespace itself: get, by name (the probe);
 //! - each gateway Service: get/list/watch, by name (a watch with a
-//!   `metadata.name` field selector is authorized against `resourceNames`).
+//!   `metadata.name` field selector is authorized against `resourceNames`);
+//! - Nodes: get/list/watch, only in clusters a `resolutionType: nodePort`
+//!   gateway selects (their addresses are what is published).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -175,6 +177,32 @@ pub async fn grant_service(
         subjects: Some(subject(namespace)),
     };
     apply(&bindings, &name, &binding).await
+}
+
+/// Grants the account list/watch of Nodes (cluster-wide: Nodes are not
+/// namespaced), for `resolutionType: nodePort` gateways only; a cluster
+/// whose gateways are all load balancers never gets this rule. Nodes hold
+/// addresses, capacity and images, no secrets.
+pub async fn grant_nodes(admin: &Client, namespace: &str) -> Result<(), kube::Error> {
+    let name = format!("{ACCOUNT}-nodes-{namespace}");
+    let cluster_roles: Api<ClusterRole> = Api::all(admin.clone());
+    let cluster_role = ClusterRole {
+        metadata: meta(&name, None),
+        rules: Some(vec![rule("", "nodes", &["get", "list", "watch"], &[])]),
+        ..ClusterRole::default()
+    };
+    apply(&cluster_roles, &name, &cluster_role).await?;
+    let cluster_bindings: Api<ClusterRoleBinding> = Api::all(admin.clone());
+    let cluster_binding = ClusterRoleBinding {
+        metadata: meta(&name, None),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            kind: "ClusterRole".to_owned(),
+            name: name.clone(),
+        },
+        subjects: Some(subject(namespace)),
+    };
+    apply(&cluster_bindings, &name, &cluster_binding).await
 }
 
 /// A client for the account, from a fresh token (TokenRequest), with the

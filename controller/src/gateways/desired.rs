@@ -12,6 +12,11 @@
 //!   of its load balancer (IPs; hostnames resolved by the caller, or
 //!   published as a CNAME with `hostnameMode: cname`) become one
 //!   `DNSRecord`, owner `*.gateway.<cluster>.<namespace>.clusters.<suffix>`.
+//!   With `resolutionType: nodePort` that record holds the addresses of
+//!   the cluster's Ready nodes instead, and each named port of the Service
+//!   gets an SRV record `_<port>._<protocol>.gateway.<cluster>...` whose
+//!   target (`nodes.gateway.<cluster>...`) the wildcard answers: the port
+//!   differs per cluster, so clients find it there.
 //! - A selected cluster that cannot be read now (unreachable, kubeconfig
 //!   missing, still connecting) keeps the record it had: its last known
 //!   addresses are published again, and the apply step is told not to
@@ -28,10 +33,14 @@ use std::net::IpAddr;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use super::names::{label_value, owner_name, record_object_name, selector_matches};
-use super::service::{GatewayAddresses, NoAddress};
+use super::names::{
+    label_value, nodes_name, owner_name, port_owner_name, port_record_object_name,
+    record_object_name, selector_matches,
+};
+use super::service::{GatewayAddresses, NoAddress, NodePort};
 use crate::api::{
     ClusterResult, ClusterState, DNSRecordSpec, GatewayDNS, GatewayDNSStatus, HostnameMode,
+    ResolutionType, SrvEntry,
 };
 
 /// The label every record this controller writes carries, with
@@ -90,9 +99,26 @@ pub enum Connection {
 /// What was seen of one gateway Service in one cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceView {
-    /// The last read: addresses, or why there are none. `None`: never read.
+    /// The last read: load-balancer addresses, or why there are none.
+    /// `None`: never read.
     pub last: Option<Result<GatewayAddresses, NoAddress>>,
+    /// The last read's node ports, or why there are none (`None`: never
+    /// read).
+    pub node_ports: Option<Result<Vec<NodePort>, NoAddress>>,
     /// When addresses were last read successfully.
+    pub last_success: Option<Time>,
+    /// Why the watch is not live now (`None`: it is).
+    pub trouble: Option<String>,
+}
+
+/// What was seen of one workload cluster's Nodes (for `nodePort`
+/// gateways).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodesView {
+    /// The last read: the addresses to publish, or why there are none.
+    /// `None`: never read.
+    pub last: Option<Result<Vec<IpAddr>, NoAddress>>,
+    /// When the Nodes were last read successfully.
     pub last_success: Option<Time>,
     /// Why the watch is not live now (`None`: it is).
     pub trouble: Option<String>,
@@ -113,6 +139,8 @@ pub struct NamespaceInput<'a> {
     pub connections: &'a BTreeMap<String, Connection>,
     /// Gateway Services, by (cluster, `namespace/name`).
     pub services: &'a BTreeMap<(String, String), ServiceView>,
+    /// Node addresses, by cluster (for `nodePort` gateways).
+    pub nodes: &'a BTreeMap<String, NodesView>,
     /// Load-balancer hostnames resolved to addresses (absent: not yet).
     pub resolved: &'a BTreeMap<String, Vec<IpAddr>>,
     /// The statuses the GatewayDNS objects have now (for condition
@@ -151,6 +179,9 @@ pub struct NamespacePlan {
     pub connect: BTreeSet<String>,
     /// The gateway Services to watch: (cluster, `namespace/name`).
     pub watches: BTreeSet<(String, String)>,
+    /// The clusters whose Nodes to watch (a `nodePort` gateway selects
+    /// them).
+    pub node_watches: BTreeSet<String>,
     /// The hostnames to resolve.
     pub resolve: BTreeSet<String>,
     /// The status of each GatewayDNS, by name.
@@ -162,10 +193,26 @@ pub struct NamespacePlan {
 /// What one cluster contributes for one GatewayDNS.
 struct Outcome {
     result: ClusterResult,
-    /// The record's data, if there is data to publish.
-    spec: Option<DNSRecordSpec>,
+    /// The records, if there is data to publish.
+    records: Option<Vec<PlannedRecord>>,
     /// Whether an existing record must be kept regardless.
     keep: bool,
+}
+
+/// One record of a cluster's gateway, before labels.
+#[derive(Clone, Debug, PartialEq)]
+struct PlannedRecord {
+    object_name: String,
+    spec: DNSRecordSpec,
+}
+
+/// A gateway's data as read, by resolution type.
+enum Found<'a> {
+    LoadBalancer(&'a GatewayAddresses),
+    NodePort {
+        ips: &'a [IpAddr],
+        ports: &'a [NodePort],
+    },
 }
 
 /// Plans one management namespace. See the module docs.
@@ -194,8 +241,8 @@ pub fn plan_namespace(input: &NamespaceInput<'_>) -> NamespacePlan {
         ))
     });
 
-    // cluster → (winning GatewayDNS, its record's spec).
-    let mut claims: BTreeMap<String, (String, DNSRecordSpec)> = BTreeMap::new();
+    // cluster → (winning GatewayDNS, its records).
+    let mut claims: BTreeMap<String, (String, Vec<PlannedRecord>)> = BTreeMap::new();
     // GatewayDNS → the GatewayDNS it conflicts with, per cluster.
     let mut conflicts: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut results: BTreeMap<String, Result<Vec<ClusterResult>, String>> = BTreeMap::new();
@@ -216,14 +263,17 @@ pub fn plan_namespace(input: &NamespaceInput<'_>) -> NamespacePlan {
             }
             if cluster.lifecycle == Lifecycle::Provisioned {
                 plan.watches.insert((cluster.name.clone(), service.clone()));
+                if gateway.spec.resolution_type == ResolutionType::NodePort {
+                    plan.node_watches.insert(cluster.name.clone());
+                }
             }
             let mut outcome = outcome(input, gateway, cluster, &service, &mut plan.resolve);
-            if let Some(spec) = outcome.spec.take() {
+            if let Some(records) = outcome.records.take() {
                 match claims.get(&cluster.name) {
                     None => {
-                        claims.insert(cluster.name.clone(), (name.clone(), spec));
+                        claims.insert(cluster.name.clone(), (name.clone(), records));
                     }
-                    Some((_, theirs)) if *theirs == spec => {}
+                    Some((_, theirs)) if *theirs == records => {}
                     Some((winner, _)) => {
                         outcome.result.state = ClusterState::Failed;
                         outcome.result.reason = Some("Conflict".to_owned());
@@ -257,18 +307,20 @@ pub fn plan_namespace(input: &NamespaceInput<'_>) -> NamespacePlan {
         );
     }
 
-    for (cluster, (gateway, spec)) in claims {
+    for (cluster, (gateway, records)) in claims {
         let mut labels = BTreeMap::new();
         labels.insert(MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned());
         labels.insert(SOURCE_NAMESPACE.to_owned(), input.namespace.to_owned());
         labels.insert(SOURCE_CLUSTER.to_owned(), label_value(&cluster));
         labels.insert(GATEWAY_DNS.to_owned(), label_value(&gateway));
-        plan.records.push(DesiredRecord {
-            object_name: record_object_name(input.namespace, &cluster),
-            labels,
-            spec,
-            cluster,
-        });
+        for record in records {
+            plan.records.push(DesiredRecord {
+                object_name: record.object_name,
+                labels: labels.clone(),
+                spec: record.spec,
+                cluster: cluster.clone(),
+            });
+        }
     }
 
     for gateway in input.gateways {
@@ -340,7 +392,7 @@ fn outcome(
             );
             return Outcome {
                 result,
-                spec: None,
+                records: None,
                 keep: false,
             };
         }
@@ -352,16 +404,26 @@ fn outcome(
             );
             return Outcome {
                 result,
-                spec: None,
+                records: None,
                 keep: false,
             };
         }
         Lifecycle::Provisioned => {}
     }
+    let node_port = gateway.spec.resolution_type == ResolutionType::NodePort;
     let view = input
         .services
         .get(&(cluster.name.clone(), service.to_owned()));
+    let nodes = input.nodes.get(&cluster.name).filter(|_| node_port);
     result.last_success_time = view.and_then(|v| v.last_success.clone());
+    if node_port {
+        // Confirmed as a whole only as long ago as its older part.
+        let nodes_success = nodes.and_then(|n| n.last_success.clone());
+        result.last_success_time = result
+            .last_success_time
+            .zip(nodes_success)
+            .map(|(a, b)| if a.0 <= b.0 { a } else { b });
+    }
     let connection = input.connections.get(&cluster.name);
     // Why this cluster cannot be read now, if it cannot.
     let trouble = match connection {
@@ -391,35 +453,77 @@ fn outcome(
                 trouble: Some(message),
                 ..
             }) => Some((ClusterState::Unreachable, "Unreachable", message.clone())),
+            Some(_) if node_port => match nodes {
+                None
+                | Some(NodesView {
+                    last: None,
+                    trouble: None,
+                    ..
+                }) => Some((
+                    ClusterState::Pending,
+                    "Watching",
+                    "waiting for the first read of the cluster's Nodes".to_owned(),
+                )),
+                Some(NodesView {
+                    trouble: Some(message),
+                    ..
+                }) => Some((ClusterState::Unreachable, "Unreachable", message.clone())),
+                Some(_) => None,
+            },
             Some(_) => None,
         },
     };
-    let last = view.and_then(|v| v.last.as_ref());
+    let last: Option<Result<Found<'_>, &NoAddress>> = if node_port {
+        match (
+            view.and_then(|v| v.node_ports.as_ref()),
+            nodes.and_then(|n| n.last.as_ref()),
+        ) {
+            (Some(Err(no_address)), _) | (_, Some(Err(no_address))) => Some(Err(no_address)),
+            (Some(Ok(ports)), Some(Ok(ips))) => Some(Ok(Found::NodePort { ips, ports })),
+            _ => None,
+        }
+    } else {
+        view.and_then(|v| v.last.as_ref())
+            .map(|r| r.as_ref().map(Found::LoadBalancer))
+    };
     if let Some((state, reason, message)) = trouble {
         // Uncertain: keep what was published, with the last known data.
-        let spec = match last {
-            Some(Ok(addresses)) => record_spec(input, gateway, cluster, addresses, resolve),
+        let records = match last {
+            Some(Ok(found)) => records_of(input, gateway, cluster, &found, resolve),
             _ => None,
         };
-        if let Some(spec) = &spec {
-            result.addresses = shown_addresses(spec);
+        if let Some(records) = &records {
+            result.addresses = shown_addresses(records);
         }
         say(state, reason, message);
         return Outcome {
             result,
-            spec,
+            records,
             keep: true,
         };
     }
     match last {
-        Some(Ok(addresses)) => {
-            let spec = record_spec(input, gateway, cluster, addresses, resolve);
-            match &spec {
-                Some(spec) => {
+        Some(Ok(found)) => {
+            let records = records_of(input, gateway, cluster, &found, resolve);
+            match (&records, &found) {
+                (Some(records), _) => {
                     result.state = ClusterState::Ready;
-                    result.addresses = shown_addresses(spec);
+                    result.addresses = shown_addresses(records);
+                    if let Found::NodePort { ports, .. } = found {
+                        result.message = Some(format!(
+                            "node ports: {}",
+                            ports
+                                .iter()
+                                .map(|p| match p.name.as_str() {
+                                    "" => format!("{}/{}", p.node_port, p.protocol),
+                                    name => format!("{name} {}/{}", p.node_port, p.protocol),
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
                 }
-                None => say(
+                (None, Found::LoadBalancer(addresses)) => say(
                     ClusterState::Pending,
                     "Resolving",
                     format!(
@@ -427,22 +531,25 @@ fn outcome(
                         addresses.hostnames.join(", ")
                     ),
                 ),
+                (None, Found::NodePort { .. }) => {
+                    unreachable!("node addresses are never empty when read")
+                }
             }
             Outcome {
                 result,
-                spec,
+                records,
                 keep: false,
             }
         }
         Some(Err(no_address)) => {
             let state = match no_address {
-                NoAddress::NoAddressYet { .. } => ClusterState::Pending,
+                NoAddress::NoAddressYet { .. } | NoAddress::NoReadyNodes => ClusterState::Pending,
                 _ => ClusterState::Failed,
             };
             say(state, no_address.reason(), no_address.to_string());
             Outcome {
                 result,
-                spec: None,
+                records: None,
                 keep: false,
             }
         }
@@ -450,9 +557,68 @@ fn outcome(
     }
 }
 
-/// The record for `cluster`'s gateway at `addresses`, or `None` while its
+/// The records for `cluster`'s gateway as `found`, or `None` while its
 /// hostnames are not resolved.
-fn record_spec(
+fn records_of(
+    input: &NamespaceInput<'_>,
+    gateway: &GatewayDNS,
+    cluster: &ClusterView,
+    found: &Found<'_>,
+    resolve: &mut BTreeSet<String>,
+) -> Option<Vec<PlannedRecord>> {
+    let address_record = |spec| PlannedRecord {
+        object_name: record_object_name(input.namespace, &cluster.name),
+        spec,
+    };
+    match found {
+        Found::LoadBalancer(addresses) => {
+            let spec = load_balancer_spec(input, gateway, cluster, addresses, resolve)?;
+            Some(vec![address_record(spec)])
+        }
+        Found::NodePort { ips, ports } => {
+            let ttl = gateway.spec.ttl_or_default();
+            let mut records = vec![address_record(DNSRecordSpec {
+                name: owner_name(&cluster.name, input.namespace, input.suffix),
+                ttl,
+                addresses: ips.iter().map(IpAddr::to_string).collect(),
+                ..DNSRecordSpec::default()
+            })];
+            // Unnamed ports have no SRV name (as in Kubernetes' own DNS).
+            for port in ports.iter().filter(|p| !p.name.is_empty()) {
+                records.push(PlannedRecord {
+                    object_name: port_record_object_name(
+                        input.namespace,
+                        &cluster.name,
+                        &port.name,
+                        &port.protocol,
+                    ),
+                    spec: DNSRecordSpec {
+                        name: port_owner_name(
+                            &port.name,
+                            &port.protocol,
+                            &cluster.name,
+                            input.namespace,
+                            input.suffix,
+                        ),
+                        ttl,
+                        srv: vec![SrvEntry {
+                            priority: 0,
+                            weight: 0,
+                            port: port.node_port,
+                            target: nodes_name(&cluster.name, input.namespace, input.suffix),
+                        }],
+                        ..DNSRecordSpec::default()
+                    },
+                });
+            }
+            Some(records)
+        }
+    }
+}
+
+/// The record for `cluster`'s load balancer at `addresses`, or `None`
+/// while its hostnames are not resolved.
+fn load_balancer_spec(
     input: &NamespaceInput<'_>,
     gateway: &GatewayDNS,
     cluster: &ClusterView,
@@ -469,10 +635,8 @@ fn record_spec(
         return Some(DNSRecordSpec {
             name,
             ttl,
-            addresses: Vec::new(),
             cname: Some(hostname.clone()),
-            txt: Vec::new(),
-            srv: Vec::new(),
+            ..DNSRecordSpec::default()
         });
     }
     for hostname in &addresses.hostnames {
@@ -490,16 +654,19 @@ fn record_spec(
         name,
         ttl,
         addresses: ips.iter().map(IpAddr::to_string).collect(),
-        cname: None,
-        txt: Vec::new(),
-        srv: Vec::new(),
+        ..DNSRecordSpec::default()
     })
 }
 
-fn shown_addresses(spec: &DNSRecordSpec) -> Vec<String> {
-    match &spec.cname {
+/// What status shows of a cluster's records: its addresses, or its CNAME
+/// target.
+fn shown_addresses(records: &[PlannedRecord]) -> Vec<String> {
+    let Some(first) = records.first() else {
+        return Vec::new();
+    };
+    match &first.spec.cname {
         Some(target) => vec![target.clone()],
-        None => spec.addresses.clone(),
+        None => first.spec.addresses.clone(),
     }
 }
 
@@ -691,9 +858,19 @@ mod tests {
         }
     }
 
+    fn https(node_port: u16) -> NodePort {
+        NodePort {
+            name: "https".to_owned(),
+            protocol: "TCP".to_owned(),
+            node_port,
+        }
+    }
+
+    /// A Service read: a LoadBalancer has node ports too.
     fn seen(addresses: Result<GatewayAddresses, NoAddress>) -> ServiceView {
         ServiceView {
             last: Some(addresses),
+            node_ports: Some(Ok(vec![https(30443)])),
             last_success: Some(time(5)),
             trouble: None,
         }
@@ -706,6 +883,7 @@ mod tests {
         connections: BTreeMap<String, Connection>,
         services: BTreeMap<(String, String), ServiceView>,
         resolved: BTreeMap<String, Vec<IpAddr>>,
+        nodes: BTreeMap<String, NodesView>,
     }
 
     impl World {
@@ -717,6 +895,7 @@ mod tests {
                 connections: BTreeMap::new(),
                 services: BTreeMap::new(),
                 resolved: BTreeMap::new(),
+                nodes: BTreeMap::new(),
             };
             for (name, ip) in [("cluster-a", "192.0.2.10"), ("cluster-b", "198.51.100.20")] {
                 world.connect(name);
@@ -747,6 +926,7 @@ mod tests {
                 clusters: &self.clusters,
                 connections: &self.connections,
                 services: &self.services,
+                nodes: &self.nodes,
                 resolved: &self.resolved,
                 previous: &BTreeMap::new(),
                 now: &time(30),
@@ -1063,6 +1243,201 @@ mod tests {
         assert!(plan.records[0].spec.addresses.is_empty());
     }
 
+    fn node_port_walkthrough() -> World {
+        let mut world = World::walkthrough();
+        world.gateways[0].spec.resolution_type = ResolutionType::NodePort;
+        world
+    }
+
+    fn nodes_seen(list: &[&str]) -> NodesView {
+        NodesView {
+            last: Some(Ok(list.iter().map(|ip| ip.parse().unwrap()).collect())),
+            last_success: Some(time(7)),
+            trouble: None,
+        }
+    }
+
+    #[test]
+    fn node_port_gateways_publish_node_addresses_and_an_srv_per_named_port() {
+        let mut world = node_port_walkthrough();
+        // Nodes not read yet: pending, and the Nodes are to be watched.
+        let plan = world.plan();
+        assert!(plan.records.is_empty());
+        assert_eq!(
+            plan.node_watches,
+            BTreeSet::from(["cluster-a".to_owned(), "cluster-b".to_owned()])
+        );
+        assert_eq!(
+            cluster_states(&plan, "dev-team-gateway-dns")[0]
+                .2
+                .as_deref(),
+            Some("Watching")
+        );
+        world.nodes.insert(
+            "cluster-a".to_owned(),
+            nodes_seen(&["10.0.0.1", "10.0.0.2"]),
+        );
+        world
+            .nodes
+            .insert("cluster-b".to_owned(), nodes_seen(&["10.1.0.1"]));
+        // cluster-a's Service has a second, unnamed-for-SRV port and a UDP one.
+        let mut view = seen(Ok(ips(&["192.0.2.10"])));
+        view.node_ports = Some(Ok(vec![
+            NodePort {
+                name: "dns".to_owned(),
+                protocol: "UDP".to_owned(),
+                node_port: 30053,
+            },
+            https(31443),
+            NodePort {
+                name: String::new(),
+                protocol: "TCP".to_owned(),
+                node_port: 30999,
+            },
+        ]));
+        world.service("cluster-a", "projectcontour/envoy", view);
+        let plan = world.plan();
+        let srv: Vec<(String, String, u16, String)> = plan
+            .records
+            .iter()
+            .flat_map(|r| {
+                r.spec.srv.iter().map(|e| {
+                    (
+                        r.object_name.clone(),
+                        r.spec.name.clone(),
+                        e.port,
+                        e.target.clone(),
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(
+            srv,
+            [
+                (
+                    "dev-team-cluster-a-gateway-dns-udp".to_owned(),
+                    "_dns._udp.gateway.cluster-a.dev-team.clusters.xcc.test".to_owned(),
+                    30053,
+                    "nodes.gateway.cluster-a.dev-team.clusters.xcc.test.".to_owned()
+                ),
+                (
+                    "dev-team-cluster-a-gateway-https-tcp".to_owned(),
+                    "_https._tcp.gateway.cluster-a.dev-team.clusters.xcc.test".to_owned(),
+                    31443,
+                    "nodes.gateway.cluster-a.dev-team.clusters.xcc.test.".to_owned()
+                ),
+                (
+                    "dev-team-cluster-b-gateway-https-tcp".to_owned(),
+                    "_https._tcp.gateway.cluster-b.dev-team.clusters.xcc.test".to_owned(),
+                    30443,
+                    "nodes.gateway.cluster-b.dev-team.clusters.xcc.test.".to_owned()
+                ),
+            ]
+        );
+        let addresses: Vec<_> = records(&plan)
+            .into_iter()
+            .filter(|(_, _, addresses)| !addresses.is_empty())
+            .collect();
+        assert_eq!(
+            addresses,
+            [
+                (
+                    "dev-team-cluster-a-gateway".to_owned(),
+                    "*.gateway.cluster-a.dev-team.clusters.xcc.test".to_owned(),
+                    vec!["10.0.0.1".to_owned(), "10.0.0.2".to_owned()]
+                ),
+                (
+                    "dev-team-cluster-b-gateway".to_owned(),
+                    "*.gateway.cluster-b.dev-team.clusters.xcc.test".to_owned(),
+                    vec!["10.1.0.1".to_owned()]
+                ),
+            ]
+        );
+        // Every record of a cluster carries the same labels (GC and keep
+        // go by them).
+        for record in &plan.records {
+            assert_eq!(record.labels[SOURCE_CLUSTER], record.cluster);
+        }
+        let status = &plan.statuses["dev-team-gateway-dns"].clusters[0];
+        assert_eq!(status.state, ClusterState::Ready);
+        assert_eq!(status.addresses, ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(
+            status.message.as_deref(),
+            Some("node ports: dns 30053/UDP, https 31443/TCP, 30999/TCP")
+        );
+        // The older of the two reads is when it was last confirmed.
+        assert_eq!(status.last_success_time, Some(time(5)));
+
+        // No Ready node: pending, nothing published for that cluster.
+        world.nodes.insert(
+            "cluster-b".to_owned(),
+            NodesView {
+                last: Some(Err(NoAddress::NoReadyNodes)),
+                ..nodes_seen(&[])
+            },
+        );
+        let plan = world.plan();
+        assert!(plan.records.iter().all(|r| r.cluster == "cluster-a"));
+        assert_eq!(
+            cluster_states(&plan, "dev-team-gateway-dns")[1],
+            (
+                "cluster-b".to_owned(),
+                ClusterState::Pending,
+                Some("NoReadyNodes".to_owned())
+            )
+        );
+        // A Service without node ports fails, named.
+        world.service(
+            "cluster-b",
+            "projectcontour/envoy",
+            ServiceView {
+                node_ports: Some(Err(NoAddress::NoNodePorts {
+                    service: "projectcontour/envoy".to_owned(),
+                    kind: "ClusterIP".to_owned(),
+                })),
+                ..seen(Err(NoAddress::NotALoadBalancer {
+                    service: "projectcontour/envoy".to_owned(),
+                    kind: "ClusterIP".to_owned(),
+                }))
+            },
+        );
+        let plan = world.plan();
+        assert_eq!(
+            cluster_states(&plan, "dev-team-gateway-dns")[1]
+                .2
+                .as_deref(),
+            Some("NoNodePorts")
+        );
+        // The Nodes watch in trouble: uncertain, the records are kept with
+        // the last known data.
+        world.nodes.insert(
+            "cluster-a".to_owned(),
+            NodesView {
+                trouble: Some("watch of Nodes failed".to_owned()),
+                ..nodes_seen(&["10.0.0.1", "10.0.0.2"])
+            },
+        );
+        let plan = world.plan();
+        assert!(plan.keep.contains("cluster-a"));
+        assert_eq!(
+            plan.records
+                .iter()
+                .filter(|r| r.cluster == "cluster-a")
+                .count(),
+            3
+        );
+        assert_eq!(
+            cluster_states(&plan, "dev-team-gateway-dns")[0].1,
+            ClusterState::Unreachable
+        );
+    }
+
+    #[test]
+    fn a_load_balancer_gateway_does_not_watch_nodes() {
+        let world = World::walkthrough();
+        assert!(world.plan().node_watches.is_empty());
+    }
+
     #[test]
     fn two_gateway_dns_agreeing_make_one_record_and_disagreeing_conflict() {
         let mut world = World::walkthrough();
@@ -1152,6 +1527,7 @@ mod tests {
             clusters: &world.clusters,
             connections: &world.connections,
             services: &world.services,
+            nodes: &world.nodes,
             resolved: &world.resolved,
             previous: &previous,
             now: &time(59),

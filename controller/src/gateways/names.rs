@@ -6,6 +6,9 @@
 //! - [`record_object_name`] gives the `DNSRecord` object's name,
 //!   `<namespace>-<cluster>-gateway`, shortened with a hash when it would
 //!   pass Kubernetes' limit, so that two clusters never share one.
+//! - [`port_owner_name`], [`port_record_object_name`] and [`nodes_name`]
+//!   give the SRV record of each named node port of a `nodePort` gateway,
+//!   and the name it points at.
 //! - [`label_value`] gives a label value (63 characters at most) for a name that
 //!   may be longer.
 //! - [`selector_matches`] applies Kubernetes label selector semantics
@@ -34,17 +37,63 @@ pub fn owner_name(cluster: &str, namespace: &str, suffix: &str) -> String {
 /// lowercase. Past 253 characters it is cut and ends with a hash of both
 /// parts, so distinct (namespace, cluster) pairs keep distinct names.
 pub fn record_object_name(namespace: &str, cluster: &str) -> String {
-    let plain = format!("{namespace}-{cluster}-gateway").to_ascii_lowercase();
+    object_name(namespace, cluster, "gateway")
+}
+
+/// The name of the `DNSRecord` object that publishes the SRV record of one
+/// node port of `cluster`'s gateway: `<namespace>-<cluster>-gateway-<port
+/// name>-<protocol>`, lowercase, shortened like [`record_object_name`].
+pub fn port_record_object_name(
+    namespace: &str,
+    cluster: &str,
+    port_name: &str,
+    protocol: &str,
+) -> String {
+    object_name(
+        namespace,
+        cluster,
+        &format!("gateway-{port_name}-{protocol}"),
+    )
+}
+
+/// `<namespace>-<cluster>-<tail>`, lowercase, cut and hashed past 253
+/// characters (the tail kept whole).
+fn object_name(namespace: &str, cluster: &str, tail: &str) -> String {
+    let plain = format!("{namespace}-{cluster}-{tail}").to_ascii_lowercase();
     if plain.len() <= MAX_OBJECT_NAME {
         return plain;
     }
     let hash = short_hash(&[namespace, cluster]);
-    let keep = MAX_OBJECT_NAME - "-gateway".len() - 1 - hash.len();
+    let keep = MAX_OBJECT_NAME - tail.len() - 2 - hash.len();
     let mut cut = plain[..keep].trim_end_matches(['-', '.']).to_owned();
     cut.push('-');
     cut.push_str(&hash);
-    cut.push_str("-gateway");
+    cut.push('-');
+    cut.push_str(&tail.to_ascii_lowercase());
     cut
+}
+
+/// The name a `nodePort` gateway's SRV records point at:
+/// `nodes.gateway.<cluster>.<namespace>.clusters.<suffix>.`, which the
+/// gateway's wildcard answers with the node addresses.
+pub fn nodes_name(cluster: &str, namespace: &str, suffix: &str) -> String {
+    let suffix = suffix.trim_end_matches('.');
+    format!("nodes.gateway.{cluster}.{namespace}.clusters.{suffix}.")
+}
+
+/// The owner of the SRV record of one named node port (RFC 2782, as
+/// Kubernetes' own DNS names Service ports):
+/// `_<port name>._<protocol>.gateway.<cluster>.<namespace>.clusters.<suffix>`.
+pub fn port_owner_name(
+    port_name: &str,
+    protocol: &str,
+    cluster: &str,
+    namespace: &str,
+    suffix: &str,
+) -> String {
+    let suffix = suffix.trim_end_matches('.');
+    let protocol = protocol.to_ascii_lowercase();
+    format!("_{port_name}._{protocol}.gateway.{cluster}.{namespace}.clusters.{suffix}")
 }
 
 /// `value` as a label value: itself when it fits 63 characters, else its
@@ -210,6 +259,32 @@ mod tests {
         let exact = "c".repeat(MAX_OBJECT_NAME - "n-".len() - "-gateway".len());
         assert_eq!(record_object_name("n", &exact).len(), MAX_OBJECT_NAME);
         assert!(!record_object_name("n", &exact).contains(&short_hash(&["n", &exact])));
+        // Port records: the same rules, the port and protocol kept whole.
+        assert_eq!(
+            port_record_object_name("dev-team", "cluster-a", "https", "TCP"),
+            "dev-team-cluster-a-gateway-https-tcp"
+        );
+        let port_a = port_record_object_name(&namespace, &long_a, "https", "TCP");
+        let port_b = port_record_object_name(&namespace, &long_b, "https", "TCP");
+        assert!(port_a.len() <= MAX_OBJECT_NAME, "{}", port_a.len());
+        assert_ne!(port_a, port_b);
+        assert!(port_a.ends_with("-gateway-https-tcp"), "{port_a}");
+        assert_ne!(
+            port_a,
+            port_record_object_name(&namespace, &long_a, "https", "UDP")
+        );
+    }
+
+    #[test]
+    fn node_port_names() {
+        assert_eq!(
+            port_owner_name("https", "TCP", "cluster-a", "dev-team", "xcc.test."),
+            "_https._tcp.gateway.cluster-a.dev-team.clusters.xcc.test"
+        );
+        assert_eq!(
+            nodes_name("cluster-a", "dev-team", "xcc.test"),
+            "nodes.gateway.cluster-a.dev-team.clusters.xcc.test."
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! 2. One [`Workload`] per provisioned cluster: a client built from its
 //!    kubeconfig Secret (rebuilt when the Secret changes, dropped when the
 //!    cluster goes), a probe of its `xcc-dns` namespace, a watch on each
-//!    gateway Service a GatewayDNS names, and one writer task that applies
+//!    gateway Service a GatewayDNS names (and on the cluster's Nodes when a
+//!    `nodePort` GatewayDNS selects it), and one writer task that applies
 //!    the records that cluster should hold. Each cluster has its own tasks:
 //!    a slow or unreachable cluster never delays the others.
 //! 3. On every change (debounced), each namespace is planned again from
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -41,13 +42,16 @@ use kube::{Client, Config, ResourceExt};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::credentials::{WorkloadCredentials, account_client, grant_service, install_account};
+use super::credentials::{
+    WorkloadCredentials, account_client, grant_nodes, grant_service, install_account,
+};
 use super::desired::{
     ClusterView, Connection, DesiredRecord, Lifecycle, MANAGED_BY, MANAGED_BY_VALUE,
-    NamespaceInput, NamespacePlan, SOURCE_CLUSTER, SOURCE_NAMESPACE, ServiceView, plan_namespace,
+    NamespaceInput, NamespacePlan, NodesView, SOURCE_CLUSTER, SOURCE_NAMESPACE, ServiceView,
+    plan_namespace,
 };
-use super::service::gateway_addresses;
-use crate::api::{ClusterState, DNSRecord, GatewayDNS, GatewayDNSStatus, ResolutionType};
+use super::service::{NodeFacts, gateway_addresses, node_addresses, node_ports};
+use crate::api::{ClusterState, DNSRecord, GatewayDNS, GatewayDNSStatus};
 use crate::error::Error;
 use crate::records::run::drive;
 use crate::status::status_merge_patch;
@@ -282,6 +286,8 @@ struct Workload {
     connection: Mutex<Connection>,
     /// Gateway Services watched, by `namespace/name`.
     services: Mutex<BTreeMap<String, ServiceWatch>>,
+    /// The Nodes watch, while a `nodePort` gateway selects the cluster.
+    nodes: Mutex<Option<NodesWatch>>,
     /// The writer's input: the newest desired set.
     desired: watch::Sender<Option<Arc<TargetSet>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -290,6 +296,22 @@ struct Workload {
 struct ServiceWatch {
     view: Arc<Mutex<WatchedService>>,
     task: JoinHandle<()>,
+}
+
+struct NodesWatch {
+    view: Arc<Mutex<WatchedNodes>>,
+    task: JoinHandle<()>,
+}
+
+/// What the Nodes watch has seen.
+#[derive(Default)]
+struct WatchedNodes {
+    /// The Nodes, by name, once listed.
+    nodes: Option<BTreeMap<String, NodeFacts>>,
+    last_success: Option<Time>,
+    trouble: Option<String>,
+    /// When the published node addresses last changed.
+    changed_at: Option<Instant>,
 }
 
 /// What a Service watch has seen.
@@ -340,6 +362,9 @@ impl Workload {
         for (_, watch) in
             std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()))
         {
+            watch.task.abort();
+        }
+        if let Some(watch) = self.nodes.lock().unwrap_or_else(|e| e.into_inner()).take() {
             watch.task.abort();
         }
     }
@@ -410,6 +435,7 @@ async fn reconcile(
         }
         // Services, as the watches have seen them.
         let mut services = BTreeMap::new();
+        let mut nodes = BTreeMap::new();
         let mut changed_at: BTreeMap<String, Instant> = BTreeMap::new();
         for entry in shared.workloads.iter() {
             let workload = entry.value();
@@ -423,16 +449,36 @@ async fn reconcile(
                 .iter()
             {
                 let seen = watch.view.lock().unwrap_or_else(|e| e.into_inner());
-                let last = seen.object.as_ref().map(|object| {
-                    gateway_addresses(service, object.as_ref(), ResolutionType::LoadBalancer)
-                });
+                let last = seen
+                    .object
+                    .as_ref()
+                    .map(|object| gateway_addresses(service, object.as_ref()));
+                let ports = seen
+                    .object
+                    .as_ref()
+                    .map(|object| node_ports(service, object.as_ref()));
                 if let Some(at) = seen.changed_at {
-                    changed_at.insert(workload.cluster.clone(), at);
+                    note_change(&mut changed_at, &workload.cluster, at);
                 }
                 services.insert(
                     (workload.cluster.clone(), service.clone()),
                     ServiceView {
                         last,
+                        node_ports: ports,
+                        last_success: seen.last_success.clone(),
+                        trouble: seen.trouble.clone(),
+                    },
+                );
+            }
+            if let Some(watch) = &*workload.nodes.lock().unwrap_or_else(|e| e.into_inner()) {
+                let seen = watch.view.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(at) = seen.changed_at {
+                    note_change(&mut changed_at, &workload.cluster, at);
+                }
+                nodes.insert(
+                    workload.cluster.clone(),
+                    NodesView {
+                        last: seen.nodes.as_ref().map(|n| node_addresses(n.values())),
                         last_success: seen.last_success.clone(),
                         trouble: seen.trouble.clone(),
                     },
@@ -455,12 +501,14 @@ async fn reconcile(
             clusters: &cluster_views,
             connections: &connections,
             services: &services,
+            nodes: &nodes,
             resolved: &resolved,
             previous: &previous,
             now: &now,
         });
         wanted_hostnames.extend(plan.resolve.iter().cloned());
         ensure_service_watches(shared, namespace, &plan);
+        ensure_node_watches(shared, namespace, &plan);
         publish(shared, namespace, &plan, &changed_at);
         write_statuses(management, shared, &gateways_here, &plan).await;
         count_clusters(&plan, &mut cluster_counts);
@@ -585,6 +633,7 @@ async fn ensure_workload(
         renew_at: Mutex::new(None),
         connection: Mutex::new(connection),
         services: Mutex::new(BTreeMap::new()),
+        nodes: Mutex::new(None),
         desired,
         tasks: Mutex::new(Vec::new()),
     });
@@ -839,11 +888,15 @@ async fn watch_service(
             continue;
         };
         let mut seen = view.lock().unwrap_or_else(|e| e.into_inner());
-        let addresses = |o: &Option<Option<Service>>| {
-            o.as_ref()
-                .map(|o| gateway_addresses(&name, o.as_ref(), ResolutionType::LoadBalancer))
+        let published = |o: &Option<Option<Service>>| {
+            o.as_ref().map(|o| {
+                (
+                    gateway_addresses(&name, o.as_ref()),
+                    node_ports(&name, o.as_ref()),
+                )
+            })
         };
-        if addresses(&seen.object) != addresses(&Some(object.clone())) {
+        if published(&seen.object) != published(&Some(object.clone())) {
             seen.changed_at = Some(Instant::now());
         }
         seen.object = Some(object);
@@ -851,6 +904,113 @@ async fn watch_service(
         seen.last_success = Some(Time(jiff::Timestamp::now()));
         drop(seen);
         shared.changed.notify_one();
+    }
+}
+
+/// Keeps the newest change time per cluster.
+fn note_change(changed_at: &mut BTreeMap<String, Instant>, cluster: &str, at: Instant) {
+    let entry = changed_at.entry(cluster.to_owned()).or_insert(at);
+    *entry = (*entry).max(at);
+}
+
+/// Starts the Nodes watches the plan needs and stops the others.
+fn ensure_node_watches(shared: &Arc<Shared>, namespace: &str, plan: &NamespacePlan) {
+    for entry in shared.workloads.iter() {
+        let workload = entry.value();
+        if workload.namespace != namespace {
+            continue;
+        }
+        let mut nodes = workload.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        if !plan.node_watches.contains(&workload.cluster) {
+            if let Some(watch) = nodes.take() {
+                watch.task.abort();
+            }
+            continue;
+        }
+        if nodes.is_some() {
+            continue;
+        }
+        let Some(client) = workload.client() else {
+            continue;
+        };
+        let grant = (shared.options.credentials == WorkloadCredentials::ServiceAccount)
+            .then(|| workload.admin.clone())
+            .flatten();
+        let view = Arc::new(Mutex::new(WatchedNodes::default()));
+        let task = tokio::spawn(watch_nodes(
+            Arc::clone(shared),
+            Api::all(client),
+            grant,
+            Arc::clone(&view),
+        ));
+        *nodes = Some(NodesWatch { view, task });
+    }
+}
+
+/// Watches a cluster's Nodes: every event updates `view` (the facts
+/// [`node_addresses`] needs, not the objects) and, when the addresses to
+/// publish change, wakes the loop.
+async fn watch_nodes(
+    shared: Arc<Shared>,
+    api: Api<Node>,
+    grant: Option<Client>,
+    view: Arc<Mutex<WatchedNodes>>,
+) {
+    if let Some(admin) = grant {
+        let mut retry = RETRY_MIN;
+        while let Err(error) = grant_nodes(&admin, &shared.options.record_namespace).await {
+            view.lock().unwrap_or_else(|e| e.into_inner()).trouble =
+                Some(format!("cannot grant read access to Nodes: {error}"));
+            shared.changed.notify_one();
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(RETRY_MAX);
+        }
+    }
+    let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
+    let mut listing: BTreeMap<String, NodeFacts> = BTreeMap::new();
+    while let Some(event) = stream.next().await {
+        let mut seen = view.lock().unwrap_or_else(|e| e.into_inner());
+        let before = seen.nodes.as_ref().map(|n| node_addresses(n.values()));
+        match event {
+            Ok(watcher::Event::Init) => {
+                listing.clear();
+                continue;
+            }
+            Ok(watcher::Event::InitApply(node)) => {
+                listing.insert(node.name_any(), NodeFacts::of(&node));
+                continue;
+            }
+            Ok(watcher::Event::InitDone) => seen.nodes = Some(std::mem::take(&mut listing)),
+            Ok(watcher::Event::Apply(node)) => {
+                seen.nodes
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(node.name_any(), NodeFacts::of(&node));
+            }
+            Ok(watcher::Event::Delete(node)) => {
+                if let Some(nodes) = seen.nodes.as_mut() {
+                    nodes.remove(&node.name_any());
+                }
+            }
+            Err(error) => {
+                shared.metrics.watch_errors.fetch_add(1, Ordering::Relaxed);
+                seen.trouble = Some(format!("watch of Nodes failed: {error}"));
+                drop(seen);
+                shared.changed.notify_one();
+                continue;
+            }
+        }
+        let after = seen.nodes.as_ref().map(|n| node_addresses(n.values()));
+        let recovered = seen.trouble.take().is_some();
+        seen.last_success = Some(Time(jiff::Timestamp::now()));
+        if before != after {
+            seen.changed_at = Some(Instant::now());
+        }
+        drop(seen);
+        // Node status changes every few seconds (heartbeats); only a change
+        // of what is published, or a recovery, is worth a pass.
+        if before != after || recovered {
+            shared.changed.notify_one();
+        }
     }
 }
 
