@@ -42,7 +42,7 @@ fn walkthrough() -> GatewayDNS {
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn cluster_resource() -> ApiResource {
+pub(crate) fn cluster_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("cluster.x-k8s.io", "v1beta1", "Cluster"),
         "clusters",
@@ -50,7 +50,7 @@ fn cluster_resource() -> ApiResource {
 }
 
 /// A minimal Cluster API `Cluster` CRD: any fields, a status subresource.
-async fn install_cluster_crd(client: &Client) {
+pub(crate) async fn install_cluster_crd(client: &Client) {
     let crd: CustomResourceDefinition = serde_json::from_value(json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

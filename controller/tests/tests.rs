@@ -16,6 +16,7 @@
 
 mod apiserver;
 mod crd_in_sync;
+mod fake_gateways;
 mod fake_records;
 mod fake_vs_real;
 mod k8s_coredns;

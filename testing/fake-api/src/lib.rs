@@ -68,6 +68,8 @@
 //!   delayed or held until the test opens a [`Gate`], or fail as a broken
 //!   connection; watches can be answered with
 //!   410 or ended ([`FakeApi::break_watches`]).
+//! - [`HttpServer`]: the fake on a loopback port, with a kubeconfig for it,
+//!   for code that builds its own clients from kubeconfigs.
 //! - Test helpers that work on the state directly, without HTTP
 //!   ([`FakeApi::create`], [`FakeApi::get_typed`], ...), and the log of
 //!   requests ([`FakeApi::count`]).
@@ -93,6 +95,7 @@
 #![allow(clippy::result_large_err)]
 
 mod faults;
+mod listener;
 mod selector;
 mod service;
 mod status;
@@ -110,6 +113,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use faults::{Fault, FaultRule, Gate, RequestRecord, Verb};
+pub use listener::HttpServer;
 pub use service::{FakeBody, FakeService};
 pub use status::failure;
 pub use types::{ResourceType, builtin_types};

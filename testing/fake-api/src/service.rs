@@ -240,7 +240,7 @@ enum Reply {
     },
 }
 
-async fn handle(
+pub(crate) async fn handle(
     api: &FakeApi,
     method: &Method,
     uri: &http::Uri,
