@@ -145,7 +145,37 @@ impl Instance {
         Some(Self::start_unchecked(prefix, &["--rbac"]).unwrap_or_else(|e| panic!("{test}: {e}")))
     }
 
+    /// [`Instance::start_rbac`] without the CRDs: for a test that installs
+    /// them itself, as an operator would (`kubectl apply`).
+    pub(crate) fn start_rbac_without_crds(test: &str, prefix: &str) -> Option<Self> {
+        if let Some(reason) = missing_tools() {
+            return skip(test, &reason);
+        }
+        Some(Self::start_bare(prefix, &["--rbac"]).unwrap_or_else(|e| panic!("{test}: {e}")))
+    }
+
     fn start_unchecked(prefix: &str, options: &[&str]) -> Result<Self, String> {
+        let instance = Self::start_bare(prefix, options)?;
+        // The CRDs, with a runtime of this thread's own (callers may be
+        // inside another runtime, so a fresh thread runs it).
+        let kubeconfig = instance.kubeconfig.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(async {
+                    let client = client_for(&kubeconfig).await?;
+                    apply_crds(&client).await
+                })
+        })
+        .join()
+        .map_err(|_| "applying the CRDs panicked".to_owned())??;
+        Ok(instance)
+    }
+
+    /// Starts the instance, nothing more.
+    fn start_bare(prefix: &str, options: &[&str]) -> Result<Self, String> {
         let name = format!("{prefix}-{}", std::process::id());
         let started = Instant::now();
         let output = Command::new(script())
@@ -167,27 +197,11 @@ impl Instance {
             started.elapsed().as_secs_f64(),
             kubeconfig.display()
         );
-        let instance = Self {
+        Ok(Self {
             watchdog: Mutex::new(spawn_watchdog(&name)),
             name,
             kubeconfig,
-        };
-        // The CRDs, with a runtime of this thread's own (callers may be
-        // inside another runtime, so a fresh thread runs it).
-        let kubeconfig = instance.kubeconfig.clone();
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(async {
-                    let client = client_for(&kubeconfig).await?;
-                    apply_crds(&client).await
-                })
         })
-        .join()
-        .map_err(|_| "applying the CRDs panicked".to_owned())??;
-        Ok(instance)
     }
 
     /// The admin kubeconfig.

@@ -1,11 +1,15 @@
 //! The integration tests of `xcc-controller`: one binary, one module per
 //! theme.
 //!
-//! The `k8s_*` and `process_e2e` modules run against a real kube-apiserver
-//! 1.20 started by `tests/k8s/apiserver.sh` (see `apiserver`: one instance
-//! shared by the binary, a namespace per test, a private instance for the
-//! test that restarts its API server); they skip when kube-apiserver is not
-//! built, unless `XCC_REQUIRE_TOOLS=1`. `mock_faults` injects the faults a
+//! The `k8s_*`, `process_e2e` and `e2e_walkthrough` modules run against a
+//! real kube-apiserver 1.20 started by `tests/k8s/apiserver.sh` (see
+//! `apiserver`: one instance shared by the binary, a namespace per test,
+//! private instances for the tests that restart their API server or need
+//! several); they skip when kube-apiserver is not built, unless
+//! `XCC_REQUIRE_TOOLS=1`. `process_e2e` and `e2e_walkthrough` run the
+//! built binaries as processes (`processes`: child processes, `dig`);
+//! `e2e_walkthrough` is the original walkthrough on one machine, driven
+//! with `kubectl`, through `unbound`. `mock_faults` injects the faults a
 //! real server will not produce on demand, through kube's client over a
 //! mock service. `fake_records` runs the records controller against the
 //! stateful fake API of `xcc-fake-api`, and `fake_vs_real` checks that fake
@@ -16,6 +20,7 @@
 
 mod apiserver;
 mod crd_in_sync;
+mod e2e_walkthrough;
 mod fake_gateways;
 mod fake_records;
 mod fake_vs_real;
@@ -27,3 +32,4 @@ mod k8s_schema;
 mod manifests;
 mod mock_faults;
 mod process_e2e;
+mod processes;
