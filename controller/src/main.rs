@@ -176,6 +176,11 @@ struct GatewaysArgs {
     /// and works with its token; `admin` works with the admin identity.
     #[arg(long, env = "XCC_WORKLOAD_CREDENTIALS", value_enum, default_value_t = Credentials::ServiceAccount)]
     workload_credentials: Credentials,
+    /// Management namespaces to watch for GatewayDNS, Clusters and
+    /// kubeconfig Secrets, comma-separated (default: all). With a list, the
+    /// controller needs read access to Secrets in those namespaces only.
+    #[arg(long, env = "XCC_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -332,6 +337,12 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
             Credentials::ServiceAccount => WorkloadCredentials::ServiceAccount,
             Credentials::Admin => WorkloadCredentials::Admin,
         },
+        namespaces: args
+            .namespaces
+            .into_iter()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect(),
     };
     NameBuf::from_presentation(&options.suffix).map_err(|e| {
         format!(

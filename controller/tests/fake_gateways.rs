@@ -7,7 +7,8 @@
 //! lists again and goes on). The management cluster is the real API server
 //! shared by this test binary (Cluster API's version comes from its
 //! discovery, which the fake does not serve), in a namespace of the
-//! test's own.
+//! test's own, which the controller is told to watch alone
+//! (`--namespaces`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -166,6 +167,8 @@ async fn write_failures_and_an_expired_watch_in_a_workload_cluster() {
         GatewaysOptions {
             // The fake has neither RBAC nor TokenRequest.
             credentials: WorkloadCredentials::Admin,
+            // Only the test's namespace of the shared server.
+            namespaces: vec![namespace.clone()],
             ..GatewaysOptions::default()
         },
         Arc::clone(&metrics),

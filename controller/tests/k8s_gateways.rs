@@ -4,7 +4,9 @@
 //! DNSRecord CRD, namespace `xcc-dns`, Service `projectcontour/envoy` of
 //! type LoadBalancer whose status the test writes). The original
 //! walkthrough's objects are the fixture; later the GatewayDNS switches
-//! to `resolutionType: nodePort` over Node objects the test writes. The management server runs with
+//! to `resolutionType: nodePort` over Node objects the test writes, then
+//! to a load balancer that reports a hostname (resolved, then published
+//! as a CNAME with its target's addresses). The management server runs with
 //! RBAC on and the controller as the service account of
 //! `manifests/management`, so its Roles are proven sufficient; so do the
 //! workload servers, where the controller installs its least-privilege
@@ -175,8 +177,9 @@ async fn create_node(client: &Client, name: &str, ip: &str, ready: bool) {
     .unwrap();
 }
 
-/// The DNSRecords of a workload cluster: object name → (owner, addresses
-/// and SRV entries as `SRV <priority> <weight> <port> <target>`).
+/// The DNSRecords of a workload cluster: object name → (owner, addresses,
+/// SRV entries as `SRV <priority> <weight> <port> <target>`, a CNAME as
+/// `CNAME <target>` and its target's addresses as `target <address>`).
 async fn records(client: &Client) -> Option<BTreeMap<String, (String, Vec<String>)>> {
     let api: Api<DNSRecord> = Api::namespaced(client.clone(), "xcc-dns");
     let list = api.list(&Default::default()).await.ok()?;
@@ -189,6 +192,13 @@ async fn records(client: &Client) -> Option<BTreeMap<String, (String, Vec<String
                     r.spec.srv.iter().map(|e| {
                         format!("SRV {} {} {} {}", e.priority, e.weight, e.port, e.target)
                     }),
+                );
+                data.extend(r.spec.cname.iter().map(|c| format!("CNAME {c}")));
+                data.extend(
+                    r.spec
+                        .target_addresses
+                        .iter()
+                        .map(|a| format!("target {a}")),
                 );
                 (
                     r.metadata.name.clone().unwrap_or_default(),
@@ -578,6 +588,64 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         "[gateways] node NotReady to both clusters' DNSRecords: {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
+
+    // A load balancer that reports a hostname ("localhost", which resolves
+    // offline): resolved to its addresses by default, or with hostnameMode
+    // cname published as a CNAME carrying them.
+    gateways
+        .patch(
+            "dev-team-gateway-dns",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"resolutionType": "loadBalancer"}})),
+        )
+        .await
+        .unwrap();
+    Api::<Service>::namespaced(client_a.clone(), "projectcontour")
+        .patch_status(
+            "envoy",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"status": {"loadBalancer": {"ingress": [{"hostname": "localhost"}]}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let localhost: Vec<String> = {
+        let mut ips: Vec<std::net::IpAddr> = tokio::net::lookup_host(("localhost", 0))
+            .await
+            .unwrap()
+            .map(|a| a.ip())
+            .collect();
+        ips.sort_unstable();
+        ips.dedup();
+        ips.iter().map(ToString::to_string).collect()
+    };
+    let with_a = |data: Vec<String>| {
+        let mut want = expected("", "198.51.100.21");
+        want.get_mut("dev-team-cluster-a-gateway").unwrap().1 = data;
+        want
+    };
+    wait_for("the hostname resolved in cluster-b", LIMIT, || async {
+        (records(&client_b).await? == with_a(localhost.clone())).then_some(())
+    })
+    .await;
+    gateways
+        .patch(
+            "dev-team-gateway-dns",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"hostnameMode": "cname"}})),
+        )
+        .await
+        .unwrap();
+    let cname: Vec<String> = std::iter::once("CNAME localhost".to_owned())
+        .chain(localhost.iter().map(|a| format!("target {a}")))
+        .collect();
+    wait_for(
+        "the CNAME with its target's addresses in cluster-b",
+        LIMIT,
+        || async { (records(&client_b).await? == with_a(cname.clone())).then_some(()) },
+    )
+    .await;
 
     // The GatewayDNS deleted: the records go from both clusters.
     gateways

@@ -95,6 +95,12 @@ async fn the_api_server_accepts_valid_and_refuses_malformed_records() {
             json!({ "name": "_info.xcc.test", "ttl": 0, "txt": ["v=1", "hello world"] }),
         ),
         (
+            "cname-target-addresses",
+            json!({ "name": "*.gateway.cluster-a.dev-team.clusters.xcc.test",
+                    "cname": "lb-123.elb.example.com.",
+                    "targetAddresses": ["192.0.2.10", "2001:db8::10"] }),
+        ),
+        (
             "srv",
             json!({ "name": "_http._tcp.xcc.test", "ttl": 2147483647,
                     "srv": [{ "port": 80, "target": "www.xcc.test." }, { "port": 1, "target": "." }] }),
@@ -161,6 +167,21 @@ async fn the_api_server_accepts_valid_and_refuses_malformed_records() {
             "spec",
         ),
         ("no-data", json!({ "name": "a.xcc.test" }), "spec"),
+        (
+            "target-addresses-alone",
+            json!({ "name": "a.xcc.test", "targetAddresses": ["192.0.2.10"] }),
+            "spec",
+        ),
+        (
+            "target-addresses-with-addresses",
+            json!({ "name": "a.xcc.test", "addresses": ["10.0.0.1"], "targetAddresses": ["192.0.2.10"] }),
+            "spec",
+        ),
+        (
+            "target-addresses-bad-ip",
+            json!({ "name": "a.xcc.test", "cname": "lb.example.com", "targetAddresses": ["lb"] }),
+            "spec.targetAddresses",
+        ),
         (
             "srv-without-port",
             json!({ "name": "_x._tcp.xcc.test", "srv": [{ "target": "a.xcc.test" }] }),

@@ -12,7 +12,8 @@ use crate::respond::{Context, Outcome, Transport, respond};
 use crate::table::{Source, Table, TableBuilder, TableConfig, snapshot};
 
 /// A small zone with every kind of node: exact names, wildcards, a CNAME
-/// chain and a loop, TXT, SRV, and an RRset too large for 512 octets.
+/// chain and a loop, a CNAME leaving the zone with its target's addresses,
+/// and an RRset too large for 512 octets.
 fn fixture() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
@@ -40,6 +41,10 @@ fn fixture() -> &'static Table {
             spec("loop2.xcc.test", vec![], Some("loop1.xcc.test")),
             spec("*.w.xcc.test", vec![], Some("alias.xcc.test")),
             spec("big.xcc.test", big, None),
+            DnsRecordSpec {
+                target_addresses: vec!["192.0.2.10".into(), "2001:db8::10".into()],
+                ..spec("*.lb.xcc.test", vec![], Some("lb-1.elb.example.com"))
+            },
         ] {
             let _ = builder.add_spec(&s, Source::default());
         }
@@ -100,6 +105,8 @@ const SAMPLE_QUERIES: &[&[u8]] = &[
     b"\x12\x36\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05alias\x03xcc\x04test\x00\x00\x01\x00\x01",
     // xcc.test. ANY
     b"\x12\x37\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03xcc\x04test\x00\x00\xff\x00\x01",
+    // x.lb.xcc.test. A: a CNAME out of the zone with its target's addresses
+    b"\x12\x38\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x02lb\x03xcc\x04test\x00\x00\x01\x00\x01",
 ];
 
 /// The snapshot of the fixture table, a seed for the `snapshot` target.
@@ -119,6 +126,7 @@ mod tests {
         snapshot_any(&fixture_snapshot());
         respond_any(b"");
         snapshot_any(b"XCCSNAP\x01");
+        snapshot_any(&snapshot::MAGIC);
     }
 
     /// Writes the `snapshot` target's seeds: `cargo test -p xcc-responder

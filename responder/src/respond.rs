@@ -21,8 +21,14 @@
 //! - wildcard answers have the query name as owner (RFC 4592 §3.3.1);
 //! - CNAMEs are followed within the zone, at most [`MAX_CNAME_CHAIN`] links,
 //!   stopping at a loop; the RCODE is the last name's (RFC 1034 §4.3.2,
-//!   RFC 6604); targets outside the zone are returned as they are;
-//! - ANY gets one RRset (RFC 8482 §4.1);
+//!   RFC 6604); targets outside the zone are returned as they are, followed
+//!   by the target's A or AAAA RRset when the record carries its addresses
+//!   (`targetAddresses`) and the query asks for that type: owned by the
+//!   target (a pointer to the name inside the CNAME's RDATA), with the
+//!   CNAME's TTL, so that a client that does not chase CNAMEs still gets an
+//!   address (RFC 1034 §3.6.2, §4.3.2; RFC 2181 §10.1); a query for the
+//!   CNAME itself, or for another type, gets the CNAME alone;
+//! - ANY gets one RRset (RFC 8482 §4.1): at a CNAME, the CNAME alone;
 //! - A and AAAA RRsets rotate from one answer to the next, as CoreDNS's
 //!   `loadbalance` plugin does;
 //! - over UDP the answer fits min(client's EDNS size, ours), 512 without
@@ -278,18 +284,19 @@ fn answer_node<'t>(
         {
             return finish(writer, Rcode::NOERROR);
         }
-        return follow_cname(writer, zone, node.id(), tails, qname, qtype, context);
+        return follow_cname(writer, zone, node, tails, qname, qtype, context);
     }
     negative(writer, zone, qname, Rcode::NOERROR)
 }
 
 /// Follows a CNAME whose record tail is `tail` (RFC 1034 §4.3.2 step 3a),
-/// within `zone`, from node `start`, writing each link and the final RRset
-/// with the target as owner.
+/// within `zone`, from node `start`, which owns it and whose CNAME was the
+/// last record written; writes each link and the final RRset with the
+/// target as owner.
 fn follow_cname<'t>(
     mut writer: MessageWriter<'_>,
     zone: &'t Zone,
-    start: u32,
+    start: NodeRef<'t>,
     mut tail: &'t [u8],
     qname: &Name<'_>,
     qtype: RType,
@@ -297,7 +304,9 @@ fn follow_cname<'t>(
 ) -> Outcome {
     // Nodes already answered for, to stop at a loop; the first is the one
     // the query matched.
-    let mut visited = [start; MAX_CNAME_CHAIN + 1];
+    let mut visited = [start.id(); MAX_CNAME_CHAIN + 1];
+    // The node owning the CNAME last written.
+    let mut owner = start;
     for depth in 1..=MAX_CNAME_CHAIN {
         // The tail is TYPE, CLASS, TTL, RDLENGTH, then the target in
         // uncompressed wire form, written by the table builder.
@@ -306,7 +315,10 @@ fn follow_cname<'t>(
         };
         let key = target.to_key();
         if !key.is_at_or_below(zone.apex()) {
-            // Out of zone: the client's resolver follows it (RFC 1034 §4.3.2).
+            // Out of zone: the client's resolver follows it (RFC 1034
+            // §4.3.2); the addresses the record carries for the target, if
+            // any, spare a client that does not.
+            push_target_addresses(&mut writer, owner, tail, &target, qtype, context);
             break;
         }
         match zone.lookup(&key) {
@@ -336,6 +348,7 @@ fn follow_cname<'t>(
                             break;
                         }
                         tail = next;
+                        owner = node;
                     }
                     None => return negative(writer, zone, qname, Rcode::NOERROR),
                 }
@@ -345,6 +358,39 @@ fn follow_cname<'t>(
         }
     }
     finish(writer, Rcode::NOERROR)
+}
+
+/// Writes the A or AAAA RRset that `node`'s CNAME carries for its target
+/// (outside every zone), when `qtype` asks for it: the CNAME, whose record
+/// tail is `cname_tail`, must be the last record written. The owner is a
+/// pointer to the target name inside that CNAME's RDATA (copied
+/// uncompressed from the tail, so it ends the record), or the name itself
+/// where a pointer cannot reach. An RRset that does not fit is left out and
+/// TC set (RFC 2181 §9), like any other.
+fn push_target_addresses(
+    writer: &mut MessageWriter<'_>,
+    node: NodeRef<'_>,
+    cname_tail: &[u8],
+    target: &Name<'_>,
+    qtype: RType,
+    context: &mut Context,
+) {
+    if qtype != RType::A && qtype != RType::AAAA {
+        return;
+    }
+    let Some(rrset) = node.target_rrset(qtype) else {
+        return;
+    };
+    let target_at = writer
+        .position()
+        .checked_sub(cname_tail.len().saturating_sub(10));
+    let owner = match target_at.and_then(|at| u16::try_from(at).ok()) {
+        // RFC 1035 §4.1.4: a pointer has 14 bits of offset.
+        Some(at) if at <= 0x3FFF => Owner::Offset(at),
+        _ => Owner::Name(target),
+    };
+    let first = rotation(rrset.rtype, rrset.count, context);
+    let _ = writer.push_rrset_tails(Section::Answer, owner, node.tails(rrset), first);
 }
 
 /// NXDOMAIN or NODATA: the zone's SOA in the authority section, owned by the

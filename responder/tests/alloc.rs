@@ -1,5 +1,6 @@
 //! Proves that answering allocates nothing: hits, wildcards, NXDOMAIN,
-//! NODATA, CNAME chains, truncated answers and FORMERR. It installs a
+//! NODATA, CNAME chains, CNAMEs carrying their target's addresses,
+//! truncated answers and FORMERR. It installs a
 //! counting global allocator, which is why it is a test binary of its own.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -94,6 +95,18 @@ fn answering_allocates_nothing() {
         spec("www.xcc.test", vec!["192.0.2.1".into()], None),
         spec("alias.xcc.test", vec![], Some("www.xcc.test")),
         spec("big.xcc.test", big, None),
+        DnsRecordSpec {
+            target_addresses: vec!["192.0.2.10".into(), "2001:db8::10".into()],
+            ..spec(
+                "*.gateway.cluster-b.dev-team.clusters.xcc.test",
+                vec![],
+                Some("lb-123.elb.example.com."),
+            )
+        },
+        DnsRecordSpec {
+            target_addresses: (1..=60).map(|i| format!("10.2.0.{i}")).collect(),
+            ..spec("many.xcc.test", vec![], Some("many.lb.example.com"))
+        },
     ] {
         builder.add_spec(&s, Source::default()).unwrap();
     }
@@ -111,6 +124,17 @@ fn answering_allocates_nothing() {
         query("www.xcc.test", RType::AAAA, false),
         query("alias.xcc.test", RType::A, true),
         query("big.xcc.test", RType::A, false),
+        query(
+            "KuArD.gateway.cluster-b.dev-team.clusters.xcc.test",
+            RType::A,
+            true,
+        ),
+        query(
+            "x.gateway.cluster-b.dev-team.clusters.xcc.test",
+            RType::AAAA,
+            false,
+        ),
+        query("many.xcc.test", RType::A, false),
         query("example.com", RType::A, true),
         malformed,
     ];

@@ -342,6 +342,10 @@ fn parsed_specs_give_what_add_spec_gives() {
         // A second group at a name, and a CNAME conflict the build finds.
         addresses("good.xcc.test", 10, &["192.0.2.9"]),
         cname("good.xcc.test", "text.xcc.test"),
+        // Target addresses: good, malformed, and in-zone (found at build).
+        cname_with_targets("lb.xcc.test", 30, "lb.example.com", &["192.0.2.8"]),
+        cname_with_targets("bad-lb.xcc.test", 30, "lb.example.com", &["x"]),
+        cname_with_targets("in-lb.xcc.test", 30, "good.xcc.test", &["192.0.2.8"]),
     ];
     let mut direct = TableBuilder::new(TableConfig::default());
     let mut parsed = TableBuilder::new(TableConfig::default());
@@ -370,4 +374,187 @@ fn parsed_specs_give_what_add_spec_gives() {
         snapshot::encode(&direct.table),
         snapshot::encode(&parsed.table)
     );
+}
+
+//----------- Target addresses --------------------------------------------------
+
+#[test]
+fn target_addresses_are_rejected_by_name_unless_on_a_cname_leaving_every_zone() {
+    let name = |text: &str| NameBuf::from_presentation(text).unwrap();
+    let config = TableConfig {
+        zones: vec![
+            ZoneConfig::new(name("xcc.test")),
+            ZoneConfig::new(name("other.example")),
+        ],
+        ..TableConfig::default()
+    };
+    let built = build(
+        config,
+        &[
+            // 0: served.
+            cname_with_targets("good.xcc.test", 30, "lb.example.com", &["192.0.2.1"]),
+            // 1, 2: no CNAME to carry them (alone, or beside addresses).
+            DnsRecordSpec {
+                name: "alone.xcc.test".into(),
+                target_addresses: vec!["192.0.2.1".into()],
+                ..DnsRecordSpec::default()
+            },
+            DnsRecordSpec {
+                name: "beside.xcc.test".into(),
+                addresses: vec!["192.0.2.2".into()],
+                target_addresses: vec!["192.0.2.1".into()],
+                ..DnsRecordSpec::default()
+            },
+            // 3: not an address.
+            cname_with_targets("bad.xcc.test", 30, "lb.example.com", &["192.0.2.1", "lb"]),
+            // 4, 5: the target inside a served zone, this one or another.
+            cname_with_targets("in.xcc.test", 30, "good.xcc.test", &["192.0.2.1"]),
+            cname_with_targets("across.xcc.test", 30, "lb.Other.Example.", &["192.0.2.1"]),
+            // 6: a CNAME, addresses and target addresses: two kinds of data.
+            DnsRecordSpec {
+                addresses: vec!["192.0.2.2".into()],
+                ..cname_with_targets("mixed.xcc.test", 30, "lb.example.com", &["192.0.2.1"])
+            },
+            // 7: the same CNAME as 0, other target addresses.
+            cname_with_targets("good.xcc.test", 30, "lb.example.com", &["192.0.2.9"]),
+            // 8: another CNAME for 0's owner.
+            cname_with_targets("good.xcc.test", 30, "lb2.example.com", &["192.0.2.1"]),
+            // 9: in-zone target without target addresses: followed, fine.
+            cname("plain.xcc.test", "good.xcc.test"),
+        ],
+    );
+    let found = rejections(&built.problems);
+    let with = |i: usize| Source {
+        object: object(i),
+        ..Source::default()
+    };
+    assert_eq!(
+        found,
+        [
+            // Checked on their own, as each is added.
+            (object(1), Rejection::TargetAddressesWithoutCname),
+            (object(2), Rejection::TargetAddressesWithoutCname),
+            (object(3), Rejection::BadTargetAddress("lb".into())),
+            (object(6), Rejection::MixedData),
+            // Checked against the zones and the earlier groups, at build.
+            (
+                object(4),
+                Rejection::TargetAddressesInServedZone {
+                    target: "good.xcc.test.".into(),
+                    zone: "xcc.test.".into(),
+                }
+            ),
+            (
+                object(5),
+                Rejection::TargetAddressesInServedZone {
+                    target: "lb.Other.Example.".into(),
+                    zone: "other.example.".into(),
+                }
+            ),
+            (
+                object(7),
+                Rejection::DifferentTargetAddresses { with: with(0) }
+            ),
+            (object(8), Rejection::SecondCname { with: with(0) }),
+        ]
+    );
+    // Every message names the record and says what to change.
+    let messages: Vec<String> = built.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages[0],
+        "DNSRecord test/1: alone.xcc.test: targetAddresses without a cname: \
+         they are the addresses of a CNAME target"
+    );
+    assert_eq!(
+        messages[2],
+        "DNSRecord test/3: bad.xcc.test: targetAddresses: \"lb\" is not an IPv4 or IPv6 address"
+    );
+    assert!(
+        messages[4].starts_with(
+            "DNSRecord test/4: in.xcc.test: targetAddresses on a cname to good.xcc.test., \
+             inside the served zone xcc.test.:"
+        ),
+        "{}",
+        messages[4]
+    );
+    assert!(
+        messages[6].ends_with(
+            "the same CNAME with different targetAddresses; DNSRecord test/0 has the first"
+        ),
+        "{}",
+        messages[6]
+    );
+    // What was accepted is served.
+    let answer = ask(&built.table, "good.xcc.test", RType::A);
+    assert_eq!(
+        answer.answers(),
+        [
+            (
+                "good.xcc.test.".into(),
+                RType::CNAME,
+                "lb.example.com.".into()
+            ),
+            ("lb.example.com.".into(), RType::A, "192.0.2.1".into()),
+        ]
+    );
+    let plain = ask(&built.table, "plain.xcc.test", RType::A);
+    assert_eq!(plain.answers().len(), 3, "followed in the zone");
+}
+
+#[test]
+fn repeated_target_addresses_are_served_once_and_order_does_not_matter() {
+    let built = build(
+        TableConfig::default(),
+        &[
+            cname_with_targets(
+                "gw.xcc.test",
+                60,
+                "lb.example.com",
+                &[
+                    "192.0.2.2",
+                    "192.0.2.1",
+                    " 192.0.2.2",
+                    "2001:db8::1",
+                    "2001:DB8:0::1",
+                ],
+            ),
+            // The same CNAME and the same set, in another order, from a
+            // second source: merged, served once, with the smaller TTL.
+            cname_with_targets(
+                "gw.xcc.test",
+                30,
+                "lb.example.com",
+                &["2001:db8::1", "192.0.2.1", "192.0.2.2"],
+            ),
+        ],
+    );
+    assert!(built.problems.is_empty(), "{:?}", built.problems);
+    let answer = ask(&built.table, "gw.xcc.test", RType::A);
+    let mut served: Vec<String> = answer.answers().into_iter().skip(1).map(|r| r.2).collect();
+    served.sort();
+    assert_eq!(served, ["192.0.2.1", "192.0.2.2"]);
+    assert_eq!(answer.ttls(xcc_wire::Section::Answer), [30, 30, 30]);
+    let aaaa = ask(&built.table, "gw.xcc.test", RType::AAAA);
+    assert_eq!(aaaa.answers()[1].2, "2001:db8::1");
+    assert_eq!(aaaa.answers().len(), 2);
+    // CNAME + 2 A + 1 AAAA + apex SOA + apex NS.
+    assert_eq!(built.table.record_count(), 6);
+
+    // Values given directly are made a set the same way.
+    let mut builder = TableBuilder::new(TableConfig::default());
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+    let value = RecordValue::Cname {
+        target: Box::new(NameBuf::from_presentation("lb.example.com").unwrap()),
+        target_addresses: vec![ip("192.0.2.2"), ip("192.0.2.1"), ip("192.0.2.2")].into(),
+    };
+    assert!(
+        builder
+            .add(Source::default(), "gw.xcc.test", 30, vec![value])
+            .is_ok()
+    );
+    let table = builder.build().table;
+    let answer = ask(&table, "gw.xcc.test", RType::A);
+    let mut served: Vec<String> = answer.answers().into_iter().skip(1).map(|r| r.2).collect();
+    served.sort();
+    assert_eq!(served, ["192.0.2.1", "192.0.2.2"]);
 }

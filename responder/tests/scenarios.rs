@@ -725,3 +725,191 @@ fn every_answer_fits_its_limit_and_parses() {
         }
     }
 }
+
+//----------- CNAMEs carrying their target's addresses -------------------------
+
+/// The load balancer a hostname-publishing cloud gives the gateway.
+const LB: &str = "lb-123.elb.example.com.";
+
+/// A gateway published as a CNAME to its load balancer's hostname, with
+/// the addresses that hostname has now (`targetAddresses`); a v4-only one;
+/// an in-zone alias of a gateway name; one whose target has many
+/// addresses.
+fn hostname_gateways() -> Table {
+    let many: Vec<String> = (1..=40).map(|i| format!("10.2.0.{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    table_with(
+        TableConfig::default(),
+        &[
+            cname_with_targets(GW_A, 30, LB, &["192.0.2.10", "2001:db8::10"]),
+            cname_with_targets(
+                "*.gateway.cluster-c.dev-team.clusters.xcc.test",
+                45,
+                "lb-456.elb.example.com",
+                &["192.0.2.20"],
+            ),
+            cname(
+                "kuard.xcc.test",
+                "kuard.gateway.cluster-a.dev-team.clusters.xcc.test",
+            ),
+            cname_with_targets("many.xcc.test", 30, "many.lb.example.com", &many),
+        ],
+    )
+}
+
+fn cname_rr(owner: &str, target: &str) -> (String, RType, String) {
+    (owner.to_string(), RType::CNAME, target.to_string())
+}
+
+#[test]
+fn rfc1034_4_3_2_out_of_zone_cname_carries_the_target_a_records() {
+    let table = hostname_gateways();
+    let qname = "KuArD.gateway.cluster-a.dev-team.clusters.xcc.test";
+    let answer = ask(&table, qname, RType::A);
+    assert_eq!(answer.rcode(), Rcode::NOERROR);
+    assert!(answer.flags().aa() && !answer.flags().tc());
+    // The CNAME owned by the query name (wildcard synthesis, client's
+    // case), then the target's A owned by the target (RFC 1034 §3.6.2).
+    assert_eq!(
+        answer.answers(),
+        [cname_rr(&format!("{qname}."), LB), a(LB, "192.0.2.10")]
+    );
+    assert_eq!(answer.ttls(Section::Answer), [30, 30], "the record's TTL");
+    assert!(answer.authority().is_empty());
+
+    // The target's owner is a compression pointer to the name inside the
+    // CNAME's RDATA: question (12 + name + 4), CNAME owner pointer (2),
+    // TYPE..RDLENGTH (10), then the target.
+    let question_end = 12 + qname.len() + 2 + 4;
+    let target_at = question_end + 2 + 10;
+    let lb_wire = b"\x06lb-123\x03elb\x07example\x03com\x00";
+    assert_eq!(&answer.bytes[target_at..target_at + lb_wire.len()], lb_wire);
+    let a_owner = target_at + lb_wire.len();
+    assert_eq!(
+        &answer.bytes[a_owner..a_owner + 2],
+        &[0xC0 | (target_at >> 8) as u8, target_at as u8]
+    );
+}
+
+#[test]
+fn rfc1034_4_3_2_out_of_zone_cname_carries_the_target_aaaa_records() {
+    let table = hostname_gateways();
+    let qname = "x.gateway.cluster-a.dev-team.clusters.xcc.test";
+    let answer = ask(&table, qname, RType::AAAA);
+    assert_eq!(answer.rcode(), Rcode::NOERROR);
+    assert!(answer.flags().aa());
+    assert_eq!(
+        answer.answers(),
+        [
+            cname_rr(&format!("{qname}."), LB),
+            (LB.to_string(), RType::AAAA, "2001:db8::10".to_string())
+        ]
+    );
+}
+
+#[test]
+fn rfc1034_3_6_2_cname_txt_and_any_queries_get_the_cname_alone() {
+    let table = hostname_gateways();
+    let qname = "x.gateway.cluster-a.dev-team.clusters.xcc.test";
+    // CNAME: the record asked for. TXT (any type the target addresses do
+    // not answer): the CNAME, as for every out-of-zone CNAME. ANY: one
+    // RRset (RFC 8482 §4.1), the CNAME.
+    for qtype in [RType::CNAME, RType::TXT, RType::ANY, RType::MX] {
+        let answer = ask(&table, qname, qtype);
+        assert_eq!(answer.rcode(), Rcode::NOERROR, "{qtype}");
+        assert!(answer.flags().aa(), "{qtype}");
+        assert_eq!(
+            answer.answers(),
+            [cname_rr(&format!("{qname}."), LB)],
+            "{qtype}"
+        );
+        assert!(answer.authority().is_empty(), "{qtype}");
+    }
+}
+
+#[test]
+fn target_without_addresses_of_the_family_asked_gets_the_cname_alone() {
+    let table = hostname_gateways();
+    let qname = "x.gateway.cluster-c.dev-team.clusters.xcc.test";
+    let aaaa = ask(&table, qname, RType::AAAA);
+    assert_eq!(aaaa.rcode(), Rcode::NOERROR);
+    assert_eq!(
+        aaaa.answers(),
+        [cname_rr(&format!("{qname}."), "lb-456.elb.example.com.")]
+    );
+    let a_answer = ask(&table, qname, RType::A);
+    assert_eq!(
+        a_answer.answers(),
+        [
+            cname_rr(&format!("{qname}."), "lb-456.elb.example.com."),
+            a("lb-456.elb.example.com.", "192.0.2.20")
+        ]
+    );
+    assert_eq!(a_answer.ttls(Section::Answer), [45, 45]);
+}
+
+#[test]
+fn rfc1034_4_3_2_in_zone_chain_ending_in_a_carrying_cname_gets_the_addresses() {
+    let table = hostname_gateways();
+    let answer = ask(&table, "kuard.xcc.test", RType::A);
+    assert_eq!(answer.rcode(), Rcode::NOERROR);
+    let gateway = "kuard.gateway.cluster-a.dev-team.clusters.xcc.test.";
+    assert_eq!(
+        answer.answers(),
+        [
+            cname_rr("kuard.xcc.test.", gateway),
+            cname_rr(gateway, LB),
+            a(LB, "192.0.2.10"),
+        ]
+    );
+}
+
+#[test]
+fn rfc2181_9_target_addresses_that_do_not_fit_set_tc_and_come_whole_over_tcp() {
+    let table = hostname_gateways();
+    for (edns, transport, fits) in [
+        (None, Transport::Udp, false),
+        (Some(512), Transport::Udp, false),
+        (Some(1232), Transport::Udp, true),
+        (None, Transport::Tcp, true),
+    ] {
+        let answer = ask_with(
+            &table,
+            "many.xcc.test",
+            RType::A,
+            Ask {
+                edns,
+                transport,
+                ..Ask::default()
+            },
+        );
+        let limit = match transport {
+            Transport::Udp => edns.map_or(512, |e| usize::from(e.min(1232))),
+            Transport::Tcp => 65535,
+        };
+        assert!(answer.bytes.len() <= limit, "{edns:?} {transport:?}");
+        assert_eq!(answer.flags().tc(), !fits, "{edns:?} {transport:?}");
+        assert!(answer.flags().aa(), "{edns:?} {transport:?}");
+        let answers = answer.answers();
+        // The CNAME always fits; the target's RRset whole or not at all.
+        assert_eq!(answers[0].1, RType::CNAME, "{edns:?} {transport:?}");
+        assert_eq!(
+            answers.len(),
+            if fits { 41 } else { 1 },
+            "{edns:?} {transport:?}"
+        );
+    }
+}
+
+#[test]
+fn target_addresses_rotate_like_other_address_rrsets() {
+    let table = hostname_gateways();
+    let query = query_bytes("many.xcc.test", RType::A, Ask::default());
+    let mut context = Context::default();
+    let mut firsts = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let answer = answer_bytes(&table, &query, Transport::Udp, &mut context).unwrap();
+        firsts.insert(answer.answers()[1].2.clone());
+    }
+    assert!(firsts.len() > 1, "{firsts:?}");
+}

@@ -33,6 +33,17 @@ pub fn cname(name: &str, target: &str) -> DnsRecordSpec {
     }
 }
 
+/// A spec with a CNAME carrying its target's addresses (`targetAddresses`).
+pub fn cname_with_targets(name: &str, ttl: u32, target: &str, targets: &[&str]) -> DnsRecordSpec {
+    DnsRecordSpec {
+        name: name.into(),
+        ttl,
+        cname: Some(target.into()),
+        target_addresses: targets.iter().map(|s| s.to_string()).collect(),
+        ..DnsRecordSpec::default()
+    }
+}
+
 /// A spec with TXT strings.
 pub fn txt(name: &str, strings: &[&str]) -> DnsRecordSpec {
     DnsRecordSpec {

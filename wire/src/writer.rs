@@ -113,6 +113,15 @@ impl<'b> MessageWriter<'b> {
         false
     }
 
+    /// Where the next record starts: the header, question and records
+    /// written so far, the reserved OPT record not counted. A name the
+    /// caller knows it wrote uncompressed at offset `p` (inside pre-encoded
+    /// RDATA, say) can be pointed at with [`Owner::Offset`]`(p)` while
+    /// `p ≤ 0x3FFF` (RFC 1035 §4.1.4: pointers have 14 bits).
+    pub fn position(&self) -> usize {
+        self.len
+    }
+
     /// Bytes still available for records.
     pub fn remaining(&self) -> usize {
         self.limit - self.len
@@ -1044,5 +1053,46 @@ mod tests {
             Err(WriteError::BadTails)
         );
         assert_eq!(writer.counts(), [0, 0, 0, 0]);
+    }
+
+    /// A name inside pre-encoded RDATA (a CNAME target) can be an owner
+    /// later in the message: `position()` says where the RDATA went, the
+    /// reserved OPT record not counted.
+    #[test]
+    fn position_points_into_rdata_written_from_tails() {
+        let q = query("alias.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let target = b"\x02lb\x07example\x03com\x00";
+        let mut cname = vec![0, 5, 0, 1, 0, 0, 0, 30, 0, target.len() as u8];
+        cname.extend_from_slice(target);
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.push_question(&question).unwrap();
+        let opt = OptRecord {
+            udp_payload_size: 1232,
+            version: 0,
+            flags: 0,
+            options: &[],
+        };
+        writer.reserve_opt(&opt).unwrap();
+        assert_eq!(writer.position(), q.len());
+        writer
+            .push_rrset_tails(Section::Answer, Owner::Offset(12), &cname, 0)
+            .unwrap();
+        let target_at = writer.position() - target.len();
+        assert_eq!(target_at, q.len() + 12);
+        writer
+            .push_rrset_tails(
+                Section::Answer,
+                Owner::Offset(target_at as u16),
+                &a_tail(7),
+                0,
+            )
+            .unwrap();
+        let len = writer.finish();
+        let parsed = Message::parse(&buf[..len]).unwrap();
+        let owners: Vec<String> = parsed.answers().map(|r| r.owner.to_string()).collect();
+        assert_eq!(owners, ["alias.xcc.test.", "lb.example.com."]);
     }
 }

@@ -28,7 +28,11 @@
 //! structural (apiextensions v1), uses only the formats 1.20 knows (`ipv4`,
 //! `ipv6`; unknown formats such as `uint32` are ignored by the server), and
 //! no CEL (`x-kubernetes-validations` arrived in 1.25). "Exactly one kind of
-//! data" is a `oneOf` of `required` clauses, which structural schemas allow.
+//! data" is a `oneOf` of `required` clauses, which structural schemas allow;
+//! "`targetAddresses` only with `cname`" is an `anyOf` beside it (`cname`
+//! required, or `targetAddresses` not), for the same reason. That a CNAME
+//! carrying target addresses must leave every served zone depends on the
+//! zones, which only the controller knows.
 
 use kube::CustomResource;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -56,7 +60,8 @@ const MAX_TTL: u32 = 0x7FFF_FFFF;
 //----------- DNSRecordSpec ----------------------------------------------------
 
 /// A DNS record served by xcc-dns: one owner name and exactly one kind of
-/// data (addresses, a CNAME target, TXT strings or SRV entries).
+/// data (addresses, a CNAME target, TXT strings or SRV entries); a CNAME may
+/// also carry its target's addresses.
 #[derive(
     CustomResource, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema,
 )]
@@ -78,6 +83,7 @@ const MAX_TTL: u32 = 0x7FFF_FFFF;
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = exactly_one_kind_of_data)]
+#[schemars(transform = target_addresses_only_with_cname)]
 pub struct DNSRecordSpec {
     /// The owner name, for example `*.gateway.cluster-a.dev-team.clusters.xcc.test`:
     /// a DNS name inside a zone the responder serves, optionally starting
@@ -97,6 +103,15 @@ pub struct DNSRecordSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "cname_schema")]
     pub cname: Option<String>,
+    /// Only with `cname`, and only when the target lies outside every zone
+    /// the responder serves: the target's current IPv4 and IPv6 addresses
+    /// (typically a cloud load balancer's hostname and what it resolves
+    /// to). A and AAAA queries get them after the CNAME, owned by the
+    /// target, so that clients that do not follow CNAMEs (CoreDNS
+    /// `forward`, stub resolvers) still get an address in one answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "addresses_schema")]
+    pub target_addresses: Vec<String>,
     /// Text strings of one TXT record, in order, each at most 255 octets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "txt_schema")]
@@ -225,6 +240,7 @@ impl From<DNSRecordSpec> for DnsRecordSpec {
             ttl,
             addresses,
             cname,
+            target_addresses,
             txt,
             srv,
         } = spec;
@@ -233,6 +249,7 @@ impl From<DNSRecordSpec> for DnsRecordSpec {
             ttl,
             addresses,
             cname,
+            target_addresses,
             txt,
             srv: srv.into_iter().map(SrvSpec::from).collect(),
         }
@@ -252,6 +269,7 @@ impl From<DnsRecordSpec> for DNSRecordSpec {
             ttl,
             addresses,
             cname,
+            target_addresses,
             txt,
             srv,
         } = spec;
@@ -260,6 +278,7 @@ impl From<DnsRecordSpec> for DNSRecordSpec {
             ttl,
             addresses,
             cname,
+            target_addresses,
             txt,
             srv: srv.into_iter().map(SrvEntry::from).collect(),
         }
@@ -313,6 +332,20 @@ fn exactly_one_kind_of_data(schema: &mut Schema) {
             {"required": ["cname"]},
             {"required": ["txt"]},
             {"required": ["srv"]},
+        ]),
+    );
+}
+
+/// Adds "`targetAddresses` only together with `cname`" as an `anyOf`: the
+/// spec has a `cname`, or has no `targetAddresses`: only `required`, `not`
+/// and `anyOf`, which the oneOf above already shows 1.20 takes in a
+/// structural schema. (`minItems: 1` makes an empty list count as absent.)
+fn target_addresses_only_with_cname(schema: &mut Schema) {
+    schema.insert(
+        "anyOf".to_owned(),
+        serde_json::json!([
+            {"required": ["cname"]},
+            {"not": {"required": ["targetAddresses"]}},
         ]),
     );
 }
@@ -414,6 +447,7 @@ mod tests {
             ttl: 17,
             addresses: vec!["10.0.0.10".to_owned(), "fd00::10".to_owned()],
             cname: Some("elsewhere.xcc.test.".to_owned()),
+            target_addresses: vec!["192.0.2.10".to_owned(), "2001:db8::10".to_owned()],
             txt: vec!["v=1".to_owned(), "two".to_owned()],
             srv: vec![SrvEntry {
                 priority: 1,
@@ -500,6 +534,12 @@ mod tests {
         );
         assert_eq!(props["addresses"]["minItems"], 1);
         assert_eq!(props["cname"]["pattern"], NAME_PATTERN);
+        for key in ["type", "minItems", "items"] {
+            assert_eq!(
+                props["targetAddresses"][key], props["addresses"][key],
+                "{key}"
+            );
+        }
         assert_eq!(props["txt"]["items"]["maxLength"], 255);
         assert_eq!(props["txt"]["minItems"], 1);
         let srv = &props["srv"]["items"];
@@ -516,6 +556,13 @@ mod tests {
                 {"required": ["cname"]},
                 {"required": ["txt"]},
                 {"required": ["srv"]},
+            ])
+        );
+        assert_eq!(
+            spec["anyOf"],
+            json!([
+                {"required": ["cname"]},
+                {"not": {"required": ["targetAddresses"]}},
             ])
         );
         // Nothing a 1.20 API server cannot load: no CEL, no references, no

@@ -74,7 +74,8 @@ pub struct GatewayDNSSpec {
     pub ttl: Option<u32>,
     /// What to publish for a load balancer that reports a hostname instead
     /// of an IP: `resolve` (default) publishes the addresses the hostname
-    /// resolves to, `cname` publishes the hostname as a CNAME.
+    /// resolves to, `cname` publishes the hostname as a CNAME together with
+    /// those addresses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname_mode: Option<HostnameMode>,
 }
@@ -92,7 +93,9 @@ pub enum ResolutionType {
 
 /// What to publish for a load balancer that reports a hostname instead of
 /// an IP: `resolve` (the default) publishes the addresses the hostname
-/// resolves to, kept up to date; `cname` publishes the hostname as a CNAME.
+/// resolves to, kept up to date; `cname` publishes the hostname as a CNAME
+/// together with those addresses (answered after the CNAME, so that
+/// clients that do not follow CNAMEs still get an address).
 ///
 /// (For an optional field of this type, the CRD shows this text instead of
 /// the field's own.)
@@ -102,7 +105,7 @@ pub enum HostnameMode {
     /// The addresses the hostname resolves to, kept up to date.
     #[default]
     Resolve,
-    /// A CNAME to the hostname.
+    /// A CNAME to the hostname, with the addresses it resolves to.
     Cname,
 }
 

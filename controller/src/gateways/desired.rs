@@ -10,7 +10,8 @@
 //!   is skipped and its status says so; its record goes.
 //! - For a selected cluster whose gateway Service was read, the addresses
 //!   of its load balancer (IPs; hostnames resolved by the caller, or
-//!   published as a CNAME with `hostnameMode: cname`) become one
+//!   published as a CNAME carrying the target's resolved addresses with
+//!   `hostnameMode: cname`) become one
 //!   `DNSRecord`, owner `*.gateway.<cluster>.<namespace>.clusters.<suffix>`.
 //!   With `resolutionType: nodePort` that record holds the addresses of
 //!   the cluster's Ready nodes instead, and each named port of the Service
@@ -632,10 +633,18 @@ fn load_balancer_spec(
         && gateway.spec.hostname_mode_or_default() == HostnameMode::Cname
         && let Some(hostname) = addresses.hostnames.first()
     {
+        // The CNAME at once; the target's addresses with it as soon as they
+        // are resolved (and kept current), so that clients that do not
+        // chase CNAMEs get an address in the same answer.
+        resolve.insert(hostname.clone());
+        let mut target: Vec<IpAddr> = input.resolved.get(hostname).cloned().unwrap_or_default();
+        target.sort_unstable();
+        target.dedup();
         return Some(DNSRecordSpec {
             name,
             ttl,
             cname: Some(hostname.clone()),
+            target_addresses: target.iter().map(IpAddr::to_string).collect(),
             ..DNSRecordSpec::default()
         });
     }
@@ -659,13 +668,15 @@ fn load_balancer_spec(
 }
 
 /// What status shows of a cluster's records: its addresses, or its CNAME
-/// target.
+/// target followed by the target's addresses.
 fn shown_addresses(records: &[PlannedRecord]) -> Vec<String> {
     let Some(first) = records.first() else {
         return Vec::new();
     };
     match &first.spec.cname {
-        Some(target) => vec![target.clone()],
+        Some(target) => std::iter::once(target.clone())
+            .chain(first.spec.target_addresses.iter().cloned())
+            .collect(),
         None => first.spec.addresses.clone(),
     }
 }
@@ -1233,7 +1244,7 @@ mod tests {
             plan.records[0].spec.addresses,
             ["203.0.113.5", "2001:db8::5"]
         );
-        // CNAME mode.
+        // CNAME mode: the CNAME with the target's resolved addresses.
         world.gateways[0].spec.hostname_mode = Some(HostnameMode::Cname);
         let plan = world.plan();
         assert_eq!(
@@ -1241,6 +1252,27 @@ mod tests {
             Some("lb-1.example.com")
         );
         assert!(plan.records[0].spec.addresses.is_empty());
+        assert_eq!(
+            plan.records[0].spec.target_addresses,
+            ["203.0.113.5", "2001:db8::5"]
+        );
+        assert!(plan.resolve.contains("lb-1.example.com"), "kept current");
+        assert_eq!(
+            plan.statuses["dev-team-gateway-dns"].clusters[0].addresses,
+            ["lb-1.example.com", "203.0.113.5", "2001:db8::5"]
+        );
+        // Before the hostname resolves: the CNAME alone, at once.
+        world.resolved.clear();
+        let plan = world.plan();
+        assert_eq!(
+            plan.records[0].spec.cname.as_deref(),
+            Some("lb-1.example.com")
+        );
+        assert!(plan.records[0].spec.target_addresses.is_empty());
+        assert_eq!(
+            cluster_states(&plan, "dev-team-gateway-dns")[0].1,
+            ClusterState::Ready
+        );
     }
 
     fn node_port_walkthrough() -> World {

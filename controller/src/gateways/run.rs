@@ -86,6 +86,10 @@ pub struct GatewaysOptions {
     pub debounce: Duration,
     /// How to authenticate to workload clusters.
     pub credentials: WorkloadCredentials,
+    /// The management namespaces to watch (GatewayDNS, Clusters, kubeconfig
+    /// Secrets); empty: all. With a list, the controller's rights can be
+    /// RoleBindings in those namespaces instead of cluster-wide ones.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for GatewaysOptions {
@@ -95,6 +99,7 @@ impl Default for GatewaysOptions {
             record_namespace: "xcc-dns".to_owned(),
             debounce: Duration::from_millis(20),
             credentials: WorkloadCredentials::ServiceAccount,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -117,41 +122,68 @@ pub async fn run(
 
     // GatewayDNS as untyped objects, decoded one by one: one object that
     // does not fit the type is reported and skipped, where a typed watch
-    // would fail its whole list.
+    // would fail its whole list. One reflector per watched namespace (or
+    // one for all).
     let gateway_resource = ApiResource::erase::<GatewayDNS>(&());
-    let gateways_store = reflect(
-        "GatewayDNS",
-        Api::<DynamicObject>::all_with(client.clone(), &gateway_resource),
-        gateway_resource,
-        watcher::Config::default(),
-        &changed,
-        &metrics,
-    );
-    let clusters_store = reflect(
-        "Cluster",
-        Api::<DynamicObject>::all_with(client.clone(), &cluster_resource),
-        cluster_resource.clone(),
-        watcher::Config::default(),
-        &changed,
-        &metrics,
-    );
-    let secrets_store = reflect(
-        "Secret",
-        Api::<Secret>::all(client.clone()),
-        (),
-        watcher::Config::default().fields(&format!("type={KUBECONFIG_SECRET_TYPE}")),
-        &changed,
-        &metrics,
-    );
+    let scopes: Vec<Option<&str>> = if options.namespaces.is_empty() {
+        vec![None]
+    } else {
+        options
+            .namespaces
+            .iter()
+            .map(|n| Some(n.as_str()))
+            .collect()
+    };
+    let dynamic_api = |resource: &ApiResource, scope: Option<&str>| match scope {
+        None => Api::<DynamicObject>::all_with(client.clone(), resource),
+        Some(namespace) => {
+            Api::<DynamicObject>::namespaced_with(client.clone(), namespace, resource)
+        }
+    };
+    let mut sources = Sources::default();
+    for scope in scopes {
+        sources.gateways.push(reflect(
+            "GatewayDNS",
+            dynamic_api(&gateway_resource, scope),
+            gateway_resource.clone(),
+            watcher::Config::default(),
+            &changed,
+            &metrics,
+        ));
+        sources.clusters.push(reflect(
+            "Cluster",
+            dynamic_api(&cluster_resource, scope),
+            cluster_resource.clone(),
+            watcher::Config::default(),
+            &changed,
+            &metrics,
+        ));
+        sources.secrets.push(reflect(
+            "Secret",
+            match scope {
+                None => Api::<Secret>::all(client.clone()),
+                Some(namespace) => Api::<Secret>::namespaced(client.clone(), namespace),
+            },
+            (),
+            watcher::Config::default().fields(&format!("type={KUBECONFIG_SECRET_TYPE}")),
+            &changed,
+            &metrics,
+        ));
+    }
 
     tokio::pin!(shutdown);
     let ready = async {
-        for ready in [
-            gateways_store.wait_until_ready().await,
-            clusters_store.wait_until_ready().await,
-            secrets_store.wait_until_ready().await,
-        ] {
-            ready.map_err(|_| Error::WatchEnded)?;
+        for store in sources.gateways.iter().chain(&sources.clusters) {
+            store
+                .wait_until_ready()
+                .await
+                .map_err(|_| Error::WatchEnded)?;
+        }
+        for store in &sources.secrets {
+            store
+                .wait_until_ready()
+                .await
+                .map_err(|_| Error::WatchEnded)?;
         }
         Ok::<(), Error>(())
     };
@@ -172,15 +204,7 @@ pub async fn run(
     let mut resolvers: HashMap<String, JoinHandle<()>> = HashMap::new();
     loop {
         let started = Instant::now();
-        reconcile(
-            &client,
-            &shared,
-            &gateways_store,
-            &clusters_store,
-            &secrets_store,
-            &mut resolvers,
-        )
-        .await;
+        reconcile(&client, &shared, &sources, &mut resolvers).await;
         metrics.reconciles.fetch_add(1, Ordering::Relaxed);
         metrics
             .reconcile_seconds
@@ -221,7 +245,24 @@ async fn cluster_resource(client: &Client) -> Result<ApiResource, Error> {
     Ok(resource)
 }
 
-/// A reflector whose every event wakes the loop.
+/// What the reflectors on the management cluster hold, one store per
+/// watched namespace (or one for all).
+#[derive(Default)]
+struct Sources {
+    gateways: Vec<Store<DynamicObject>>,
+    clusters: Vec<Store<DynamicObject>>,
+    secrets: Vec<Store<Secret>>,
+}
+
+/// Every object of `stores`.
+fn all_of<K>(stores: &[Store<K>]) -> Vec<Arc<K>>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Clone + Eq + std::hash::Hash,
+{
+    stores.iter().flat_map(Store::state).collect()
+}
+
 /// A reflector on `api` (objects of type `dyntype`: `()` for typed
 /// objects, the `ApiResource` for untyped ones) whose every event wakes the
 /// loop.
@@ -391,14 +432,12 @@ impl Workload {
 async fn reconcile(
     management: &Client,
     shared: &Arc<Shared>,
-    gateways_store: &Store<DynamicObject>,
-    clusters_store: &Store<DynamicObject>,
-    secrets_store: &Store<Secret>,
+    sources: &Sources,
     resolvers: &mut HashMap<String, JoinHandle<()>>,
 ) {
-    let gateways = decode_gateways(&gateways_store.state(), &shared.metrics);
-    let clusters = clusters_store.state();
-    let secrets = secrets_store.state();
+    let gateways = decode_gateways(&all_of(&sources.gateways), &shared.metrics);
+    let clusters = all_of(&sources.clusters);
+    let secrets = all_of(&sources.secrets);
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
     namespaces.extend(gateways.iter().filter_map(|g| g.namespace()));
     namespaces.extend(clusters.iter().filter_map(|c| c.namespace()));

@@ -33,7 +33,8 @@
 //! Names compare as DNS names (case-insensitive, trailing dot optional).
 //! "Different" means different after normalisation: the TTL, and the
 //! values as a set (addresses parsed, so `fd00:0::1` equals `fd00::1`;
-//! names case-folded; SRV entries as a set), except TXT strings, which
+//! names case-folded; SRV entries as a set; a CNAME's `targetAddresses`
+//! as a set beside its target), except TXT strings, which
 //! form one record and keep their order. Objects that agree exactly are
 //! all accepted and served once (two `GatewayDNS` producing the same
 //! record do not fight). Different kinds of data at one name are not a
@@ -656,7 +657,14 @@ pub fn reason_for(rejection: &Rejection) -> RejectReason {
         | Rejection::MixedData
         | Rejection::TxtTooLong(_)
         | Rejection::Delegation
-        | Rejection::MisplacedSoa => RejectReason::InvalidData,
+        | Rejection::MisplacedSoa
+        | Rejection::TargetAddressesWithoutCname
+        | Rejection::BadTargetAddress(_)
+        | Rejection::TargetAddressesInServedZone { .. } => RejectReason::InvalidData,
+        // The duplicate check above the builder catches it first (the
+        // target addresses are part of a CNAME's canonical value); a
+        // builder reaching it means the same thing.
+        Rejection::DifferentTargetAddresses { .. } => RejectReason::DuplicateOwner,
         // Rejections added to the builder later: malformed data unless
         // mapped otherwise here.
         _ => RejectReason::InvalidData,
@@ -765,9 +773,14 @@ impl Claims {
     }
 }
 
-/// The kind of data `spec` gives, or `None` when it gives no data or more
-/// than one kind (the builder rejects it).
+/// The kind of data `spec` gives, or `None` when it gives no data, more
+/// than one kind, or target addresses without a CNAME (the builder rejects
+/// it). Target addresses are part of the CNAME kind, not a kind of their
+/// own.
 fn data_kind(spec: &DnsRecordSpec) -> Option<DataKind> {
+    if !spec.target_addresses.is_empty() && spec.cname.is_none() {
+        return None;
+    }
     let kinds = [
         !spec.addresses.is_empty(),
         spec.cname.is_some(),
@@ -794,7 +807,8 @@ struct Canonical {
 enum CanonicalValues {
     /// Sorted, without repeats (a set).
     Addresses(Vec<IpAddr>),
-    Cname(Box<[u8]>),
+    /// The target, and the target addresses carried, as a set.
+    Cname(Box<[u8]>, Vec<IpAddr>),
     Txt(Vec<String>),
     /// Sorted, without repeats (a set).
     Srv(Vec<(u16, u16, u16, Box<[u8]>)>),
@@ -812,17 +826,21 @@ fn canonical(spec: &DnsRecordSpec) -> Option<Canonical> {
                 .into(),
         )
     };
-    let values = match data_kind(spec)? {
-        DataKind::Addresses => {
-            let mut addresses = Vec::with_capacity(spec.addresses.len());
-            for address in &spec.addresses {
-                addresses.push(address.trim().parse::<IpAddr>().ok()?);
-            }
-            addresses.sort_unstable();
-            addresses.dedup();
-            CanonicalValues::Addresses(addresses)
+    let address_set = |texts: &[String]| -> Option<Vec<IpAddr>> {
+        let mut addresses = Vec::with_capacity(texts.len());
+        for address in texts {
+            addresses.push(address.trim().parse::<IpAddr>().ok()?);
         }
-        DataKind::Cname => CanonicalValues::Cname(key(spec.cname.as_deref()?)?),
+        addresses.sort_unstable();
+        addresses.dedup();
+        Some(addresses)
+    };
+    let values = match data_kind(spec)? {
+        DataKind::Addresses => CanonicalValues::Addresses(address_set(&spec.addresses)?),
+        DataKind::Cname => CanonicalValues::Cname(
+            key(spec.cname.as_deref()?)?,
+            address_set(&spec.target_addresses)?,
+        ),
         DataKind::Txt => CanonicalValues::Txt(spec.txt.clone()),
         DataKind::Srv => {
             let mut entries = Vec::with_capacity(spec.srv.len());
@@ -884,6 +902,7 @@ fn spec_hash(spec: &DnsRecordSpec) -> u64 {
         ttl,
         addresses,
         cname,
+        target_addresses,
         txt,
         srv,
     } = spec;
@@ -904,6 +923,10 @@ fn spec_hash(spec: &DnsRecordSpec) -> u64 {
             text(&mut hash, target);
         }
         None => hash.write_u8(0),
+    }
+    hash.write_usize(target_addresses.len());
+    for address in target_addresses {
+        text(&mut hash, address);
     }
     hash.write_usize(txt.len());
     for string in txt {
@@ -1286,6 +1309,63 @@ mod tests {
                 expect: vec![("a", Rejected, Some(DuplicateOwner))],
             },
             Case {
+                name: "a CNAME with target addresses, then the same set in another order, then another set",
+                records: vec![
+                    mk_record(
+                        "a",
+                        0,
+                        json!({"name": GATEWAY, "cname": "lb-1.elb.example.com.",
+                               "targetAddresses": ["192.0.2.10", "2001:db8::10"]}),
+                    ),
+                    mk_record(
+                        "b",
+                        1,
+                        json!({"name": GATEWAY, "cname": "LB-1.elb.example.com",
+                               "targetAddresses": ["2001:db8:0::10", "192.0.2.10", "192.0.2.10"]}),
+                    ),
+                    mk_record(
+                        "c",
+                        2,
+                        json!({"name": GATEWAY, "cname": "lb-1.elb.example.com.",
+                               "targetAddresses": ["192.0.2.11"]}),
+                    ),
+                ],
+                derived: vec![],
+                expect: vec![
+                    ("a", Accepted, None),
+                    ("b", Accepted, None),
+                    ("c", Rejected, Some(DuplicateOwner)),
+                ],
+            },
+            Case {
+                name: "target addresses without a CNAME, malformed, or for a target in the zone",
+                records: vec![
+                    mk_record(
+                        "a",
+                        0,
+                        json!({"name": "a.xcc.test", "targetAddresses": ["192.0.2.10"]}),
+                    ),
+                    mk_record(
+                        "b",
+                        0,
+                        json!({"name": "b.xcc.test", "cname": "lb.example.com",
+                               "targetAddresses": ["192.0.2.300"]}),
+                    ),
+                    mk_record(
+                        "c",
+                        0,
+                        json!({"name": "c.xcc.test", "cname": "www.xcc.test",
+                               "targetAddresses": ["192.0.2.10"]}),
+                    ),
+                ],
+                derived: vec![],
+                expect: vec![
+                    ("a", Rejected, Some(InvalidData)),
+                    ("b", Rejected, Some(InvalidData)),
+                    ("c", Rejected, Some(InvalidData)),
+                ],
+            },
+            Case {
                 name: "a DNSRecord wins over an EndpointSlice of the same age",
                 records: vec![mk_record(
                     "a",
@@ -1488,6 +1568,21 @@ mod tests {
             (Rejection::CnameAtApex, CnameConflict),
             (Rejection::Delegation, InvalidData),
             (Rejection::MisplacedSoa, InvalidData),
+            (Rejection::TargetAddressesWithoutCname, InvalidData),
+            (Rejection::BadTargetAddress("x".to_owned()), InvalidData),
+            (
+                Rejection::TargetAddressesInServedZone {
+                    target: "www.xcc.test.".to_owned(),
+                    zone: "xcc.test.".to_owned(),
+                },
+                InvalidData,
+            ),
+            (
+                Rejection::DifferentTargetAddresses {
+                    with: Source::default(),
+                },
+                DuplicateOwner,
+            ),
             (
                 Rejection::NotARecord("x".to_owned()),
                 RejectReason::NotARecord,
@@ -1783,6 +1878,18 @@ mod tests {
         ttl.spec.ttl = 31;
         assert_ne!(build(&[one.clone(), ttl], &[]).digest, base);
         assert_ne!(build(std::slice::from_ref(&one), &[]).digest, base);
+        // A CNAME's target addresses are served data too.
+        let lb = |targets: &[&str]| {
+            mk_record(
+                "lb",
+                3,
+                json!({"name": "lb.xcc.test", "cname": "lb.example.com", "targetAddresses": targets}),
+            )
+        };
+        assert_ne!(
+            build(&[lb(&["192.0.2.1"])], &[]).digest,
+            build(&[lb(&["192.0.2.2"])], &[]).digest
+        );
         // A field's text never runs into the next field's.
         let mut split = two.clone();
         split.spec.name = "b.xcc.test".to_owned();

@@ -1298,4 +1298,23 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn hostname_load_balancer_example_loads_and_carries_the_target_addresses() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hostname-load-balancer.yaml");
+        let built = match load_file(&path, &config()) {
+            Ok(built) => built,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        let key = NameBuf::from_presentation("kuard.gateway.cluster-c.dev-team.clusters.xcc.test")
+            .expect("valid")
+            .to_key();
+        let Lookup::Found { node, .. } = built.table.lookup(&key) else {
+            panic!("the wildcard covers kuard");
+        };
+        let types: Vec<RType> = node.target_rrsets().iter().map(|r| r.rtype).collect();
+        assert_eq!(types, [RType::A, RType::AAAA]);
+    }
 }

@@ -16,7 +16,9 @@
 //! ```
 //!
 //! A spec carries exactly one kind of data: `addresses` (IPv4 → A, IPv6 →
-//! AAAA), or one `cname`, or `txt` strings, or `srv` entries. Values stay
+//! AAAA), or one `cname`, or `txt` strings, or `srv` entries; a `cname` to a
+//! name outside our zones may also carry `targetAddresses`, the target's
+//! current addresses, answered after the CNAME. Values stay
 //! strings here; the table builder (`crate::table::build`) checks them and
 //! names the record when one is wrong, so one bad record never takes the
 //! others down. This module only says what the fields are.
@@ -75,6 +77,14 @@ pub struct DnsRecordSpec {
     /// The canonical name this owner is an alias of (CNAME).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cname: Option<String>,
+    /// Only with `cname`, and only for a target outside every served zone:
+    /// the target's current IPv4 and IPv6 addresses, served after the CNAME
+    /// (owned by the target) to A and AAAA queries, so that clients that do
+    /// not follow CNAMEs (CoreDNS `forward`, stub resolvers) get an address
+    /// in one answer. Typically a cloud load balancer's hostname and what it
+    /// resolves to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_addresses: Vec<String>,
     /// Text strings, each at most 255 octets (one TXT record holding them
     /// all, in order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

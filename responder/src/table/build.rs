@@ -6,11 +6,15 @@
 //! object's status is one answer. Checks made when a group is added:
 //! names parse (RFC 1035 §3.1), addresses parse, TTLs are within
 //! 0..=2147483647 (RFC 2181 §8), a spec carries exactly one kind of data,
-//! TXT strings fit 255 octets, the owner lies in a configured zone. Checks
+//! TXT strings fit 255 octets, target addresses come only with a CNAME and
+//! parse (repeats are served once, like repeated addresses), the owner lies
+//! in a configured zone and a CNAME carrying target addresses leaves every
+//! configured zone (inside one, we follow the CNAME ourselves). Checks
 //! made against the groups accepted before it, in order (first come wins,
 //! and the rejection names the group it lost to): a CNAME never shares its
 //! owner with other data, a zone apex never holds a CNAME (RFC 1034 §3.6.2,
-//! RFC 2181 §10.1), an owner has at most one CNAME; NS is only accepted at
+//! RFC 2181 §10.1), an owner has at most one CNAME (and one set of target
+//! addresses: a group repeating the CNAME must repeat them too); NS is only accepted at
 //! the apex (delegations are not served) and SOA only at the apex.
 //! Identical records are merged; an RRset whose records disagree on TTL
 //! takes the smallest (RFC 2181 §5.2).
@@ -108,9 +112,18 @@ pub enum RecordValue {
     A(Ipv4Addr),
     /// IPv6 address.
     Aaaa(Ipv6Addr),
-    /// Alias target. Names are boxed so that the common values (addresses)
-    /// stay small: a builder holds a million of them.
-    Cname(Box<NameBuf>),
+    /// Alias. Names are boxed so that the common values (addresses) stay
+    /// small: a builder holds a million of them.
+    Cname {
+        /// The canonical name.
+        target: Box<NameBuf>,
+        /// The target's addresses, served after the CNAME to clients that
+        /// do not follow it (a load balancer's hostname and what it
+        /// resolves to now). Only for a target outside every served zone;
+        /// the builder sorts them and drops repeats. Usually empty, which
+        /// allocates nothing.
+        target_addresses: Box<[IpAddr]>,
+    },
     /// Name server (apex only).
     Ns(Box<NameBuf>),
     /// Character-strings, each at most 255 octets.
@@ -148,7 +161,7 @@ impl RecordValue {
         match self {
             Self::A(_) => RType::A,
             Self::Aaaa(_) => RType::AAAA,
-            Self::Cname(_) => RType::CNAME,
+            Self::Cname { .. } => RType::CNAME,
             Self::Ns(_) => RType::NS,
             Self::Txt(_) => RType::TXT,
             Self::Srv { .. } => RType::SRV,
@@ -162,11 +175,57 @@ impl RecordValue {
         match self {
             Self::A(_) => 4,
             Self::Aaaa(_) => 16,
-            Self::Cname(n) | Self::Ns(n) => n.as_wire().len(),
+            Self::Cname { target: n, .. } | Self::Ns(n) => n.as_wire().len(),
             Self::Txt(strings) => strings.iter().map(|s| 1 + s.len()).sum(),
             Self::Srv { target, .. } => 6 + target.as_wire().len(),
             Self::Mx { exchange, .. } => 2 + exchange.as_wire().len(),
             Self::Other { rdata, .. } => rdata.len(),
+        }
+    }
+
+    /// The length of the tails of the target's A and AAAA records a CNAME
+    /// carries (zero for every other value).
+    fn target_tails_len(&self) -> usize {
+        match self {
+            Self::Cname {
+                target_addresses, ..
+            } => target_addresses
+                .iter()
+                .map(|address| match address {
+                    IpAddr::V4(_) => 10 + 4,
+                    IpAddr::V6(_) => 10 + 16,
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    /// The value with its target addresses (if any) made a set: sorted,
+    /// each once, so that equal sets compare equal and each address is
+    /// served once (RFC 2181 §5: an RRset holds no duplicates).
+    fn normalized(self) -> Self {
+        match self {
+            Self::Cname {
+                target,
+                target_addresses,
+            } if !target_addresses.is_sorted_by(|a, b| a < b) => {
+                let mut addresses = target_addresses.into_vec();
+                addresses.sort_unstable();
+                addresses.dedup();
+                Self::Cname {
+                    target,
+                    target_addresses: addresses.into_boxed_slice(),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The CNAME's target, for a CNAME.
+    fn cname_target(&self) -> Option<&NameBuf> {
+        match self {
+            Self::Cname { target, .. } => Some(target),
+            _ => None,
         }
     }
 
@@ -175,7 +234,7 @@ impl RecordValue {
         match self {
             Self::A(a) => out.extend_from_slice(&a.octets()),
             Self::Aaaa(a) => out.extend_from_slice(&a.octets()),
-            Self::Cname(n) | Self::Ns(n) => out.extend_from_slice(n.as_wire()),
+            Self::Cname { target: n, .. } | Self::Ns(n) => out.extend_from_slice(n.as_wire()),
             Self::Txt(strings) => {
                 for s in strings {
                     out.push(s.len() as u8);
@@ -277,6 +336,26 @@ pub enum Rejection {
     },
     /// A CNAME at a zone apex, which always holds SOA and NS.
     CnameAtApex,
+    /// Target addresses without a CNAME: they are the addresses of a CNAME
+    /// target and mean nothing alone.
+    TargetAddressesWithoutCname,
+    /// A target address that is neither IPv4 nor IPv6.
+    BadTargetAddress(String),
+    /// Target addresses on a CNAME whose target lies inside a served zone:
+    /// this server follows such a CNAME itself (RFC 1034 §4.3.2) and serves
+    /// the target's own records, which the carried ones could only
+    /// contradict.
+    TargetAddressesInServedZone {
+        /// The CNAME target, as configured.
+        target: String,
+        /// The apex of the zone it lies in.
+        zone: String,
+    },
+    /// The same CNAME as an earlier group, with other target addresses.
+    DifferentTargetAddresses {
+        /// The group whose CNAME and target addresses were accepted.
+        with: Source,
+    },
     /// NS below the apex: a delegation, which this server does not serve.
     Delegation,
     /// An SOA record: the SOA comes from the zone configuration, with the
@@ -317,6 +396,23 @@ impl fmt::Display for Rejection {
                 )
             }
             Self::CnameAtApex => f.write_str("CNAME at a zone apex"),
+            Self::TargetAddressesWithoutCname => f.write_str(
+                "targetAddresses without a cname: they are the addresses of a CNAME target",
+            ),
+            Self::BadTargetAddress(value) => write!(
+                f,
+                "targetAddresses: {value:?} is not an IPv4 or IPv6 address"
+            ),
+            Self::TargetAddressesInServedZone { target, zone } => write!(
+                f,
+                "targetAddresses on a cname to {target}, inside the served zone {zone}: \
+                 CNAMEs inside our zones are followed by this server, so targetAddresses \
+                 are only for targets outside every served zone"
+            ),
+            Self::DifferentTargetAddresses { with } => write!(
+                f,
+                "the same CNAME with different targetAddresses; {with} has the first"
+            ),
             Self::Delegation => f.write_str("NS below the zone apex (delegations are not served)"),
             Self::MisplacedSoa => {
                 f.write_str("SOA records come from the zone configuration, not from records")
@@ -474,7 +570,9 @@ impl TableBuilder {
         values: Vec<RecordValue>,
     ) -> Result<(), Box<Problem>> {
         let start = self.groups.values.len();
-        self.groups.values.extend(values);
+        self.groups
+            .values
+            .extend(values.into_iter().map(RecordValue::normalized));
         self.add_pushed(source, owner, ttl, start)
     }
 
@@ -595,10 +693,16 @@ impl TableBuilder {
         for (zone, count) in zones.iter_mut().zip(per_zone) {
             zone.reserve(&groups, count);
         }
+        let apexes: Vec<NameKey> = config.zones.iter().map(|z| z.apex.to_key()).collect();
         for (index, zone) in zone_of.iter().enumerate() {
             let zone = zone.map(|zone| &mut zones[zone as usize]);
             let result = match zone {
-                Some(zone) => zone.accept(&groups, index as u32),
+                Some(zone) => check_targets_leave_the_zones(
+                    groups.values(index as u32),
+                    &apexes,
+                    &config.zones,
+                )
+                .and_then(|()| zone.accept(&groups, index as u32)),
                 None => Err(Rejection::OutsideZones),
             };
             if let Err(rejection) = result {
@@ -701,8 +805,46 @@ fn check_group(owner: &str, ttl: u64, values: &[RecordValue]) -> Result<(NameBuf
     Ok((name, ttl))
 }
 
+/// Target addresses ride only on CNAMEs that leave every served zone: a
+/// target inside one is followed by the answer engine (RFC 1034 §4.3.2),
+/// and its own records, not carried copies, answer for it.
+fn check_targets_leave_the_zones(
+    values: &[RecordValue],
+    apexes: &[NameKey],
+    zones: &[ZoneConfig],
+) -> Result<(), Rejection> {
+    for value in values {
+        let RecordValue::Cname {
+            target,
+            target_addresses,
+        } = value
+        else {
+            continue;
+        };
+        if target_addresses.is_empty() {
+            continue;
+        }
+        let target_key = target.to_key();
+        if let Some(at) = apexes
+            .iter()
+            .position(|apex| target_key.is_at_or_below(apex))
+        {
+            return Err(Rejection::TargetAddressesInServedZone {
+                target: target.to_string(),
+                zone: zones[at].apex.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Checks a spec's fields and turns them into record values.
 fn push_spec_values(spec: &DnsRecordSpec, values: &mut Vec<RecordValue>) -> Result<(), Rejection> {
+    // Target addresses are not a kind of data of their own: they ride on a
+    // CNAME. Said before "no data", which a spec with only them would get.
+    if !spec.target_addresses.is_empty() && spec.cname.is_none() {
+        return Err(Rejection::TargetAddressesWithoutCname);
+    }
     let kinds = [
         !spec.addresses.is_empty(),
         spec.cname.is_some(),
@@ -732,7 +874,24 @@ fn push_spec_values(spec: &DnsRecordSpec, values: &mut Vec<RecordValue>) -> Resu
         }
     }
     if let Some(target) = &spec.cname {
-        values.push(RecordValue::Cname(Box::new(parse_name("cname", target)?)));
+        let target = Box::new(parse_name("cname", target)?);
+        let mut target_addresses = Vec::with_capacity(spec.target_addresses.len());
+        for address in &spec.target_addresses {
+            match address.trim().parse::<IpAddr>() {
+                Ok(address) => target_addresses.push(address),
+                Err(_) => return Err(Rejection::BadTargetAddress(address.clone())),
+            }
+        }
+        // A set, like `addresses` (whose repeats are merged): each address
+        // is served once, and two groups listing the same addresses in
+        // another order give equal values.
+        values.push(
+            RecordValue::Cname {
+                target,
+                target_addresses: target_addresses.into_boxed_slice(),
+            }
+            .normalized(),
+        );
     }
     if !spec.txt.is_empty() {
         let mut strings = Vec::with_capacity(spec.txt.len());
@@ -901,13 +1060,21 @@ impl ZoneDraft {
                             with: source_of(draft.data_from),
                         });
                     }
-                    // A second group may repeat the CNAME, not change it.
+                    // A second group may repeat the CNAME, not change it:
+                    // neither its target nor the target addresses it carries.
                     let same = self
                         .records_of(draft)
                         .all(|record| group_values.contains(value_of(record)));
                     if !same {
-                        return Err(Rejection::SecondCname {
-                            with: source_of(draft.cname_from),
+                        let same_target = self.records_of(draft).all(|record| {
+                            let target = value_of(record).cname_target();
+                            group_values.iter().any(|v| v.cname_target() == target)
+                        });
+                        let with = source_of(draft.cname_from);
+                        return Err(if same_target {
+                            Rejection::DifferentTargetAddresses { with }
+                        } else {
+                            Rejection::SecondCname { with }
                         });
                     }
                 } else if draft.cname_from != NONE {
@@ -1029,7 +1196,10 @@ impl ZoneDraft {
             tails: Vec::with_capacity(
                 self.records
                     .iter()
-                    .map(|record| 10 + value_of(record).rdata_len())
+                    .map(|record| {
+                        let value = value_of(record);
+                        10 + value.rdata_len() + value.target_tails_len()
+                    })
                     .sum::<usize>()
                     + 3 * (10 + soa_rdata.len()),
             ),
@@ -1062,8 +1232,24 @@ impl ZoneDraft {
                 record_count += of_type().count();
                 push_rrset(zone, rtype, ttl, of_type().map(value_of), &mut rdata);
             }
-            let node = &mut zone.nodes[node as usize];
+            let node_index = node as usize;
+            let node = &mut zone.nodes[node_index];
             node.rrset_count = (zone.rrsets.len() as u32 - node.rrset_start) as u16;
+            // The addresses a CNAME carries for its target, right after the
+            // node's own RRsets, with the CNAME's TTL.
+            let carried = self
+                .records_of(owner)
+                .find_map(|record| match value_of(record) {
+                    RecordValue::Cname {
+                        target_addresses, ..
+                    } if !target_addresses.is_empty() => Some((&**target_addresses, record.ttl)),
+                    _ => None,
+                });
+            if let Some((addresses, ttl)) = carried {
+                let pushed = push_target_rrsets(zone, ttl, addresses);
+                record_count += pushed.records;
+                zone.nodes[node_index].target_rrset_count = pushed.rrsets;
+            }
         };
 
         // The apex comes first and always has SOA and NS.
@@ -1165,6 +1351,7 @@ impl Zone {
                     name_start,
                     name_len: wire.len() as u8,
                     rrset_count: 0,
+                    target_rrset_count: 0,
                     rrset_start: self.rrsets.len() as u32,
                     wildcard: NO_NODE,
                 });
@@ -1172,6 +1359,53 @@ impl Zone {
             }
         }
     }
+}
+
+/// What [`push_target_rrsets`] appended.
+struct PushedTargets {
+    /// RRsets: 0, 1 (A or AAAA) or 2 (A, then AAAA).
+    rrsets: u8,
+    /// Records in them.
+    records: usize,
+}
+
+/// Appends the A RRset, then the AAAA RRset, of a CNAME target's
+/// `addresses` (a set: see [`RecordValue::normalized`]) to `zone`, each
+/// only when it has records.
+fn push_target_rrsets(zone: &mut Zone, ttl: u32, addresses: &[IpAddr]) -> PushedTargets {
+    let mut pushed = PushedTargets {
+        rrsets: 0,
+        records: 0,
+    };
+    for rtype in [RType::A, RType::AAAA] {
+        let tail_start = zone.tails.len() as u32;
+        let mut count = 0u16;
+        for address in addresses {
+            match (rtype, address) {
+                (RType::A, IpAddr::V4(a)) => {
+                    push_tail_head(&mut zone.tails, rtype, Class::IN, ttl, 4);
+                    zone.tails.extend_from_slice(&a.octets());
+                }
+                (RType::AAAA, IpAddr::V6(a)) => {
+                    push_tail_head(&mut zone.tails, rtype, Class::IN, ttl, 16);
+                    zone.tails.extend_from_slice(&a.octets());
+                }
+                _ => continue,
+            }
+            count += 1;
+        }
+        if count > 0 {
+            zone.rrsets.push(RrSet {
+                rtype,
+                count,
+                tail_start,
+                tail_len: zone.tails.len() as u32 - tail_start,
+            });
+            pushed.rrsets += 1;
+            pushed.records += usize::from(count);
+        }
+    }
+    pushed
 }
 
 /// Appends one RRset of `values` (all of type `rtype`) to `zone`.

@@ -9,6 +9,9 @@
 //! stored pre-encoded as *tails* (TYPE, CLASS, TTL, RDLENGTH, RDATA, the owner
 //! left out), so that answering is writing a two-byte pointer to the
 //! question name followed by a copy ([`xcc_wire::MessageWriter::push_rrset_tails`]).
+//! A CNAME to a name outside every zone may carry its target's current
+//! addresses (`targetAddresses`): they are stored as RRsets too, right after
+//! the node's own, counted apart so that they never answer for the node.
 //!
 //! Layout: [`build`] validates records and makes tables, [`lookup`] finds
 //! names (RFC 1034 §4.3.2, RFC 4592), [`handle`] shares the current table
@@ -77,6 +80,11 @@ struct Node {
     /// How many RRsets, from `rrset_start` in [`Zone::rrsets`]; zero for an
     /// empty non-terminal.
     rrset_count: u16,
+    /// How many RRsets of the CNAME target follow the node's own (A, AAAA:
+    /// at most two, and only at a node whose one RRset is a CNAME to a name
+    /// outside every zone). They are not the node's data and never answer
+    /// a query for the node's own name; see [`NodeRef::target_rrsets`].
+    target_rrset_count: u8,
     rrset_start: u32,
     /// The node `*.<this name>`, or [`NO_NODE`].
     wildcard: u32,
@@ -238,7 +246,24 @@ impl<'t> NodeRef<'t> {
         self.rrsets().iter().find(|rrset| rrset.rtype == rtype)
     }
 
-    /// The pre-encoded record tails of one of this node's RRsets.
+    /// The addresses of the node's CNAME target that the record carries
+    /// (`targetAddresses`): an A RRset, an AAAA RRset, or both, owned by
+    /// the target and with the CNAME's TTL, for clients that do not follow
+    /// CNAMEs themselves. Empty for every other node.
+    pub fn target_rrsets(&self) -> &'t [RrSet] {
+        let start = self.node.rrset_start as usize + usize::from(self.node.rrset_count);
+        &self.zone.rrsets[start..start + usize::from(self.node.target_rrset_count)]
+    }
+
+    /// The target RRset of `rtype` (A or AAAA), if the node carries one.
+    pub fn target_rrset(&self, rtype: RType) -> Option<&'t RrSet> {
+        self.target_rrsets()
+            .iter()
+            .find(|rrset| rrset.rtype == rtype)
+    }
+
+    /// The pre-encoded record tails of one of this node's RRsets (its own
+    /// or its target's).
     pub fn tails(&self, rrset: &RrSet) -> &'t [u8] {
         let start = rrset.tail_start as usize;
         &self.zone.tails[start..start + rrset.tail_len as usize]

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! header, 32 octets:
-//!   magic        8  "XCCSNAP\x01" (the last octet is the format version)
+//!   magic        8  "XCCSNAP\x02" (the last octet is the format version)
 //!   version      4  the table version (every zone's SOA serial), LE
 //!   reserved     4  zero
 //!   payload_len  8  LE
@@ -26,12 +26,20 @@
 //!     apex       u8 length + lowercase wire name
 //!     names      u32 length + bytes
 //!     nodes      u32 count + count × (name_start u32, name_len u8,
-//!                rrset_count u16, rrset_start u32, wildcard u32)
+//!                target_rrset_count u8, rrset_count u16, rrset_start u32,
+//!                wildcard u32)
 //!     rrsets     u32 count + count × (rtype u16, count u16, tail_start u32,
 //!                tail_len u32)
 //!     tails      u32 length + bytes
 //!     apex_node u32, negative_soa (start u32, length u32)
 //! ```
+//!
+//! A node's RRsets are `rrset_count` of its own, then `target_rrset_count`
+//! of its CNAME target (the `targetAddresses` of a record: an A RRset, an
+//! AAAA RRset, or both). Format version 2 added `target_rrset_count`;
+//! version 1 files are refused as [`SnapshotError::NotASnapshot`] (the
+//! controller rewrites the snapshot when it starts, so the pair upgrades
+//! together).
 //!
 //! [`decode`] trusts nothing: a truncated, corrupted or hand-crafted file is
 //! rejected with a [`SnapshotError`] saying what is wrong, never a panic
@@ -48,7 +56,7 @@ use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone, wire_is_at_or_below};
 
 /// The first eight octets of every snapshot; the last is the format
 /// version.
-pub const MAGIC: [u8; 8] = *b"XCCSNAP\x01";
+pub const MAGIC: [u8; 8] = *b"XCCSNAP\x02";
 
 /// Size of the fixed header.
 const HEADER_LEN: usize = 32;
@@ -111,7 +119,7 @@ pub fn encode(table: &Table) -> Vec<u8> {
         64 + table
             .zones
             .iter()
-            .map(|z| z.names.len() + z.tails.len() + z.nodes.len() * 15 + z.rrsets.len() * 12)
+            .map(|z| z.names.len() + z.tails.len() + z.nodes.len() * 16 + z.rrsets.len() * 12)
             .sum::<usize>(),
     );
     payload.extend_from_slice(&(table.record_count as u64).to_le_bytes());
@@ -129,6 +137,7 @@ pub fn encode(table: &Table) -> Vec<u8> {
         for node in &zone.nodes {
             put_u32(&mut payload, node.name_start);
             payload.push(node.name_len);
+            payload.push(node.target_rrset_count);
             payload.extend_from_slice(&node.rrset_count.to_le_bytes());
             put_u32(&mut payload, node.rrset_start);
             put_u32(&mut payload, node.wildcard);
@@ -223,6 +232,7 @@ pub fn decode(bytes: &[u8]) -> Result<Table, SnapshotError> {
     if !input.bytes.is_empty() {
         return Err(SnapshotError::Invalid("bytes after the last zone"));
     }
+    check_targets_leave_the_zones(&zones)?;
     Ok(Table {
         version,
         zones: zones.into_boxed_slice(),
@@ -299,12 +309,13 @@ fn decode_zone(input: &mut Input<'_>) -> Result<Zone, SnapshotError> {
         .map_err(|_| SnapshotError::Invalid("the apex is not a valid name"))?
         .to_key();
     let names = input.bytes_u32()?.to_vec();
-    let node_count = input.count(15)?;
+    let node_count = input.count(16)?;
     let mut nodes = Vec::with_capacity(node_count);
     for _ in 0..node_count {
         nodes.push(Node {
             name_start: input.u32()?,
             name_len: input.u8()?,
+            target_rrset_count: input.u8()?,
             rrset_count: input.u16()?,
             rrset_start: input.u32()?,
             wildcard: input.u32()?,
@@ -400,10 +411,12 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
             }
         }
         let start = node.rrset_start as usize;
+        let own = usize::from(node.rrset_count);
         let rrsets = zone
             .rrsets
-            .get(start..start + usize::from(node.rrset_count))
+            .get(start..start + own + usize::from(node.target_rrset_count))
             .ok_or(invalid("a node's RRsets lie outside the RRset table"))?;
+        check_target_rrsets(&rrsets[..own], &rrsets[own..])?;
         for rrset in rrsets {
             let tail_start = rrset.tail_start as usize;
             let tails = zone
@@ -425,6 +438,63 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
         .ok_or(invalid("the negative SOA lies outside the record data"))?;
     if check_tails(soa, Some(RType::SOA))? != 1 {
         return Err(invalid("the negative SOA is not one SOA record"));
+    }
+    Ok(())
+}
+
+/// A node carries target RRsets only as the answer engine expects them:
+/// its own data is one CNAME record (the target name is read from it), and
+/// they are one A RRset, one AAAA RRset, or one of each.
+fn check_target_rrsets(own: &[RrSet], targets: &[RrSet]) -> Result<(), SnapshotError> {
+    let invalid = SnapshotError::Invalid;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    if !matches!(own, [cname] if cname.rtype == RType::CNAME && cname.count == 1) {
+        return Err(invalid(
+            "target addresses on a node whose data is not one CNAME record",
+        ));
+    }
+    let valid = match targets {
+        [one] => one.rtype == RType::A || one.rtype == RType::AAAA,
+        [a, aaaa] => a.rtype == RType::A && aaaa.rtype == RType::AAAA,
+        _ => false,
+    };
+    if !valid {
+        return Err(invalid(
+            "target addresses other than one A RRset, one AAAA RRset, or both",
+        ));
+    }
+    Ok(())
+}
+
+/// A CNAME carrying its target's addresses must point outside every zone
+/// of the table: inside one, the answer engine follows the CNAME to the
+/// target's own records instead (the builder refuses the same).
+fn check_targets_leave_the_zones(zones: &[Zone]) -> Result<(), SnapshotError> {
+    for zone in zones {
+        for index in 0..zone.nodes.len() as u32 {
+            let node = zone.node_ref(index);
+            let Some(cname) = node.rrsets().first() else {
+                continue;
+            };
+            if node.target_rrsets().is_empty() {
+                continue;
+            }
+            // One CNAME record whose RDATA is a valid name: checked by
+            // `check_zone` before.
+            let target = node
+                .tails(cname)
+                .get(10..)
+                .and_then(|rdata| Name::from_wire(rdata).ok())
+                .ok_or(SnapshotError::Invalid("a CNAME target is not a name"))?
+                .to_key();
+            if zones.iter().any(|z| target.is_at_or_below(z.apex())) {
+                return Err(SnapshotError::Invalid(
+                    "target addresses on a CNAME to a name inside a served zone",
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -496,7 +566,7 @@ mod tests {
     use super::*;
     use crate::records::model::DnsRecordSpec;
     use crate::respond::{Context, Outcome, Transport, respond};
-    use crate::table::{Source, TableBuilder, TableConfig};
+    use crate::table::{Source, TableBuilder, TableConfig, ZoneConfig};
     use xcc_wire::{Class, MessageWriter, Question};
 
     fn spec(name: &str, addresses: &[&str], cname: Option<&str>) -> DnsRecordSpec {
@@ -523,10 +593,23 @@ mod tests {
             ),
             spec("www.xcc.test", &["192.0.2.1"], None),
             spec("alias.xcc.test", &[], Some("www.xcc.test")),
+            DnsRecordSpec {
+                target_addresses: vec!["192.0.2.10".into(), "2001:db8::10".into()],
+                ..spec(GATEWAY_B, &[], Some("lb-123.elb.example.com."))
+            },
         ] {
             builder.add_spec(&s, Source::default()).unwrap();
         }
         builder.build().table
+    }
+
+    /// A wildcard CNAME out of the zone, carrying its target's addresses.
+    const GATEWAY_B: &str = "*.gateway.cluster-b.dev-team.clusters.xcc.test";
+
+    /// The node named `name` (presentation form) in the first zone.
+    fn node_index(table: &Table, name: &str) -> usize {
+        let key = NameBuf::from_presentation(name).unwrap().to_key();
+        table.zones[0].find(key.as_wire()).expect("the node exists") as usize
     }
 
     fn answer(table: &Table, qname: &str, qtype: RType, class: Class) -> Vec<u8> {
@@ -582,6 +665,31 @@ mod tests {
             ),
             ("www.xcc.test", RType::A, Class::IN),
             ("alias.xcc.test", RType::A, Class::IN),
+            (
+                "x.gateway.cluster-b.dev-team.clusters.xcc.test",
+                RType::A,
+                Class::IN,
+            ),
+            (
+                "x.gateway.cluster-b.dev-team.clusters.xcc.test",
+                RType::AAAA,
+                Class::IN,
+            ),
+            (
+                "x.gateway.cluster-b.dev-team.clusters.xcc.test",
+                RType::CNAME,
+                Class::IN,
+            ),
+            (
+                "x.gateway.cluster-b.dev-team.clusters.xcc.test",
+                RType::TXT,
+                Class::IN,
+            ),
+            (
+                "x.gateway.cluster-b.dev-team.clusters.xcc.test",
+                RType::ANY,
+                Class::IN,
+            ),
             ("nope.xcc.test", RType::A, Class::IN),
             ("clusters.xcc.test", RType::A, Class::IN),
             ("xcc.test", RType::SOA, Class::IN),
@@ -597,6 +705,111 @@ mod tests {
         }
         // Encoding is deterministic.
         assert_eq!(encode(&decoded), bytes);
+        // The target's RRsets came back as the target's, not the node's.
+        let gateway = decoded.zones[0].node_ref(node_index(&decoded, GATEWAY_B) as u32);
+        let types = |rrsets: &[RrSet]| rrsets.iter().map(|r| r.rtype).collect::<Vec<_>>();
+        assert_eq!(types(gateway.rrsets()), [RType::CNAME]);
+        assert_eq!(types(gateway.target_rrsets()), [RType::A, RType::AAAA]);
+    }
+
+    /// Target data that does not have the shape the answer engine relies
+    /// on is refused, each with its own message, by the decoder and so by
+    /// the loader the responder reads snapshot files with; no panic.
+    #[test]
+    fn snapshots_with_malformed_target_addresses_are_rejected_with_a_message() {
+        let invalid = |edit: &dyn Fn(&mut Table)| {
+            let mut table = fixture();
+            edit(&mut table);
+            // `encode` seals the edit with a valid checksum: what rejects it
+            // is the structure check.
+            match decode(&encode(&table)) {
+                Err(SnapshotError::Invalid(message)) => message,
+                other => panic!("expected an invalid snapshot, got {other:?}"),
+            }
+        };
+        let gateway = |table: &Table| node_index(table, GATEWAY_B);
+        let www = |table: &Table| node_index(table, "www.xcc.test");
+        let target_a = |table: &Table| {
+            let node = table.zones[0].nodes[gateway(table)];
+            (node.rrset_start + u32::from(node.rrset_count)) as usize
+        };
+
+        // Target RRsets behind data that is not one CNAME record.
+        let message = invalid(&|t| {
+            let at = www(t);
+            t.zones[0].nodes[at].target_rrset_count = 1;
+        });
+        assert_eq!(
+            message,
+            "target addresses on a node whose data is not one CNAME record"
+        );
+        // Two A RRsets, or one of a type other than A and AAAA.
+        let message = invalid(&|t| {
+            let at = target_a(t) + 1;
+            t.zones[0].rrsets[at].rtype = RType::A;
+        });
+        assert_eq!(
+            message,
+            "target addresses other than one A RRset, one AAAA RRset, or both"
+        );
+        let message = invalid(&|t| {
+            let at = target_a(t);
+            t.zones[0].rrsets[at].rtype = RType::TXT;
+        });
+        assert_eq!(
+            message,
+            "target addresses other than one A RRset, one AAAA RRset, or both"
+        );
+        // A target RRset whose count disagrees with its records.
+        let message = invalid(&|t| {
+            let at = target_a(t);
+            t.zones[0].rrsets[at].count = 2;
+        });
+        assert_eq!(
+            message,
+            "an RRset's record count does not match its records"
+        );
+        // Target RRsets reaching past the RRset table.
+        let message = invalid(&|t| {
+            let at = gateway(t);
+            let zone = &mut t.zones[0];
+            zone.nodes[at].rrset_start = zone.rrsets.len() as u32 - 1;
+        });
+        assert_eq!(message, "a node's RRsets lie outside the RRset table");
+        // The CNAME's target inside a zone of the same table: the answer
+        // engine would follow it instead.
+        let message = invalid(&|t| {
+            let other = TableBuilder::new(TableConfig {
+                zones: vec![ZoneConfig::new(
+                    NameBuf::from_presentation("example.com.").unwrap(),
+                )],
+                ..TableConfig::default()
+            })
+            .build()
+            .table;
+            let mut zones = std::mem::take(&mut t.zones).into_vec();
+            zones.extend(other.zones.into_vec());
+            t.zones = zones.into_boxed_slice();
+        });
+        assert_eq!(
+            message,
+            "target addresses on a CNAME to a name inside a served zone"
+        );
+
+        // Sent to the loader as a snapshot file: a load error naming the
+        // file and the problem, never a table.
+        let mut table = fixture();
+        let at = www(&table);
+        table.zones[0].nodes[at].target_rrset_count = 1;
+        let config = TableConfig::default();
+        match crate::records::load::load_bytes(&encode(&table), Some("records.snapshot"), &config) {
+            Err(error) => {
+                let text = error.to_string();
+                assert!(text.contains("records.snapshot"), "{text}");
+                assert!(text.contains("not one CNAME record"), "{text}");
+            }
+            Ok(_) => panic!("a malformed snapshot was loaded"),
+        }
     }
 
     #[test]
@@ -640,12 +853,15 @@ mod tests {
             decode(b"not a snapshot at all").unwrap_err(),
             SnapshotError::NotASnapshot
         );
-        let mut other_version = bytes.clone();
-        other_version[7] = 2;
-        assert_eq!(
-            decode(&other_version).unwrap_err(),
-            SnapshotError::NotASnapshot
-        );
+        // Format version 1 (before target addresses) and any later one.
+        for version in [1, 3] {
+            let mut other_version = bytes.clone();
+            other_version[7] = version;
+            assert_eq!(
+                decode(&other_version).unwrap_err(),
+                SnapshotError::NotASnapshot
+            );
+        }
     }
 
     /// Found by the `snapshot` fuzz target: a snapshot whose checksum is

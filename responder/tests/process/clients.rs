@@ -7,8 +7,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::support::{
-    BIG_COUNT, MID_COUNT, Reply, Responder, ToolOutput, dig, fixture_records, have_tools, kdig,
-    many_addresses,
+    BIG_COUNT, MID_COUNT, Reply, Responder, ToolOutput, cname_manifest, dig, fixture_records,
+    have_tools, kdig, many_addresses,
 };
 use crate::wire;
 
@@ -580,5 +580,69 @@ fn dig_outside_the_zone_is_refused_and_chaos_answers_when_configured() {
             "{name}: {}",
             output.text()
         );
+    }
+}
+
+/// A gateway published as a CNAME to its load balancer's hostname with the
+/// addresses that hostname has now: `dig` gets the CNAME and the target's
+/// A (or AAAA) in one answer, the CNAME owned by the query name (wildcard)
+/// and the address by the target, both with the record's TTL.
+#[test]
+fn dig_cname_with_target_addresses_gets_the_address_in_one_answer() {
+    if !have_tools(&["dig"]) {
+        return;
+    }
+    let records = [
+        fixture_records(),
+        cname_manifest(
+            "dev-team-cluster-a-gateway",
+            "*.gateway.cluster-a.dev-team.clusters.xcc.test",
+            30,
+            "lb-123.elb.example.com.",
+            &["192.0.2.10", "2001:db8::10"],
+        ),
+    ]
+    .concat();
+    let responder = Responder::start(&records);
+    let qname = "kuard.gateway.cluster-a.dev-team.clusters.xcc.test.";
+    for (name, transport) in TRANSPORTS {
+        let tcp = name == "TCP";
+        for (qtype, address) in [("A", "192.0.2.10"), ("AAAA", "2001:db8::10")] {
+            let output = dig(responder.dns, &with(transport, &[qname, qtype]));
+            let reply = authoritative(&output, "NOERROR", tcp);
+            let answer: Vec<(&str, u32, &str, &str)> = reply
+                .answer
+                .iter()
+                .map(|rr| {
+                    (
+                        rr.owner.as_str(),
+                        rr.ttl,
+                        rr.rtype.as_str(),
+                        rr.rdata.as_str(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                answer,
+                [
+                    (qname, 30, "CNAME", "lb-123.elb.example.com."),
+                    ("lb-123.elb.example.com.", 30, qtype, address),
+                ],
+                "{name} {qtype}: {}",
+                output.text()
+            );
+        }
+        // The CNAME alone for the CNAME itself and for other types.
+        for qtype in ["CNAME", "TXT"] {
+            let output = dig(responder.dns, &with(transport, &[qname, qtype]));
+            let reply = authoritative(&output, "NOERROR", tcp);
+            assert_eq!(
+                reply.answer_data("CNAME"),
+                ["lb-123.elb.example.com."],
+                "{name} {qtype}: {}",
+                output.text()
+            );
+            assert_eq!(reply.answer.len(), 1, "{name} {qtype}: {}", output.text());
+        }
     }
 }

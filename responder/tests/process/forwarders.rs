@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::support::{
-    BIG_COUNT, ChildGuard, Responder, START_BOUND, dig, find_tool, fixture_records, free_port,
-    have_tools, loopback, many_addresses, run_bounded, wait_until,
+    BIG_COUNT, ChildGuard, Responder, START_BOUND, Wait, cname_manifest, dig, find_tool,
+    fixture_records, free_port, have_tools, loopback, manifest, many_addresses, run_bounded,
+    wait_until,
 };
 
 /// A forwarder process on a free loopback port, stopped on drop.
@@ -159,15 +160,12 @@ fn responder_healthy(responder: &Responder) {
     assert_eq!(status, 200);
 }
 
-#[test]
-fn unbound_forward_zone_gets_our_answers() {
-    if !have_tools(&["dig", "unbound"]) {
-        return;
-    }
-    let responder = Responder::start(&fixture_records());
-    let upstream = responder.port();
+/// Starts `unbound` forwarding `xcc.test` to the responder on port
+/// `upstream`; `extra` is configuration added after the `server:` options
+/// (it may open clauses of its own, such as another `forward-zone:`).
+fn start_unbound(upstream: u16, extra: &str) -> Forwarder {
     let unbound = find_tool("unbound").expect("unbound");
-    let forwarder = start_forwarder("unbound", |dir, port| {
+    start_forwarder("unbound", |dir, port| {
         let config = dir.join("unbound.conf");
         let dir_text = dir.display();
         fs::write(
@@ -193,6 +191,7 @@ fn unbound_forward_zone_gets_our_answers() {
   domain-insecure: "xcc.test"
   # unbound serves test. itself (RFC 6761 local zone) unless told not to.
   local-zone: "test." nodefault
+{extra}
 remote-control:
   control-enable: no
 forward-zone:
@@ -205,7 +204,16 @@ forward-zone:
         let mut command = Command::new(&unbound);
         command.arg("-d").arg("-c").arg(&config);
         command
-    });
+    })
+}
+
+#[test]
+fn unbound_forward_zone_gets_our_answers() {
+    if !have_tools(&["dig", "unbound"]) {
+        return;
+    }
+    let responder = Responder::start(&fixture_records());
+    let forwarder = start_unbound(responder.port(), "");
     eprintln!("unbound ready in {:?}", forwarder.startup);
 
     check_answers_through(&forwarder, &responder, "unbound");
@@ -365,4 +373,74 @@ zone "xcc.test" {{ type forward; forward only; forwarders {{ 127.0.0.1 port {ups
             "named complains ({complaint}):\n{log}"
         );
     }
+}
+
+/// A CNAME to a load balancer's hostname, carrying the hostname's
+/// addresses, through unbound: unbound, a resolver that follows CNAMEs,
+/// drops the target's A as outside the forwarded zone's bailiwick (its log:
+/// "sanitize: removing extraneous answer RRset", RFC 2181 §5.4.1) and
+/// resolves the target itself; offline, with nowhere to ask, that is a
+/// SERVFAIL. Here the target's zone is forwarded to a second responder
+/// that gives it another address: the client gets our CNAME and that
+/// server's address, never the carried one. The carried addresses are for
+/// clients that do not follow CNAMEs (CoreDNS `forward`, stub resolvers).
+#[test]
+fn unbound_follows_the_cname_itself_and_ignores_the_carried_addresses() {
+    if !have_tools(&["dig", "unbound"]) {
+        return;
+    }
+    let records = [
+        fixture_records(),
+        cname_manifest(
+            "dev-team-cluster-a-gateway",
+            "*.gateway.cluster-a.dev-team.clusters.xcc.test",
+            30,
+            "lb-123.elb.example.com.",
+            &["192.0.2.10"],
+        ),
+    ]
+    .concat();
+    let responder = Responder::start(&records);
+    let cloud = Responder::start_with(
+        Some(&manifest(
+            "lb-123",
+            "lb-123.elb.example.com",
+            60,
+            &["198.51.100.7"],
+        )),
+        &["--zone", "elb.example.com."],
+        Wait::Ready,
+    );
+    let forwarder = start_unbound(
+        responder.port(),
+        &format!(
+            "forward-zone:\n  name: \"elb.example.com\"\n  forward-addr: 127.0.0.1@{}",
+            cloud.port()
+        ),
+    );
+    let qname = "kuard.gateway.cluster-a.dev-team.clusters.xcc.test.";
+    let output = dig(forwarder.address, &[qname, "A"]);
+    let reply = output.reply();
+    assert_eq!(reply.status, "NOERROR", "{}", output.text());
+    assert_eq!(
+        reply.answer_data("CNAME"),
+        ["lb-123.elb.example.com."],
+        "{}",
+        output.text()
+    );
+    assert_eq!(
+        reply.answer_data("A"),
+        ["198.51.100.7"],
+        "{}",
+        output.text()
+    );
+
+    // Asked directly, the responder gives both in one answer.
+    let direct = dig(responder.dns, &[qname, "A"]);
+    assert_eq!(
+        direct.reply().answer_data("A"),
+        ["192.0.2.10"],
+        "{}",
+        direct.text()
+    );
 }

@@ -533,6 +533,28 @@ pub(crate) fn manifest<S: AsRef<str>>(
     )
 }
 
+/// One `DNSRecord` manifest (YAML document) for `owner` with a CNAME to
+/// `target` carrying the target's addresses (`targetAddresses`).
+pub(crate) fn cname_manifest(
+    object: &str,
+    owner: &str,
+    ttl: u32,
+    target: &str,
+    target_addresses: &[&str],
+) -> String {
+    let list: Vec<String> = target_addresses
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect();
+    format!(
+        "---\napiVersion: connectivity.tanzu.vmware.com/v1alpha1\nkind: DNSRecord\n\
+         metadata:\n  name: {object}\n  namespace: xcc-dns\n\
+         spec:\n  name: \"{owner}\"\n  ttl: {ttl}\n  cname: \"{target}\"\n  \
+         targetAddresses: [{}]\n",
+        list.join(", ")
+    )
+}
+
 /// Addresses in `10.<net>.0.1 ..= 10.<net>.0.<count>`.
 pub(crate) fn many_addresses(net: u8, count: u8) -> Vec<String> {
     (1..=count).map(|i| format!("10.{net}.0.{i}")).collect()
