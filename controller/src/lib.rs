@@ -19,6 +19,8 @@
 //!   kube-dns `stubDomains` edits (pure), and applying them to the cluster.
 //! - [`crd`]: renders the CRDs as YAML (`xcc-controller crd`); the files
 //!   under `manifests/crds/` are its output.
+//! - [`explain`]: `xcc-controller explain <name>`: the responder's
+//!   answer joined with the DNSRecord and GatewayDNS behind it.
 //! - [`gateways`]: the management side's decisions (pure): GatewayDNS,
 //!   Clusters and gateway Services to the records of every workload cluster.
 //! - [`records`]: the workload side's pure decisions: EndpointSlices to
@@ -37,6 +39,7 @@ pub mod api;
 pub mod coredns;
 pub mod crd;
 pub mod error;
+pub mod explain;
 pub mod gateways;
 pub mod records;
 pub mod status;

@@ -13,6 +13,9 @@
 //! - `patch-coredns`: point the cluster's CoreDNS (and NodeLocal DNSCache,
 //!   through kube-dns `stubDomains`) at the responder's Service for the
 //!   zone, or take that out again with `--remove`.
+//! - `explain <name>`: which record answers a name, from which DNSRecord,
+//!   GatewayDNS and cluster, the table version, and how long ago the
+//!   cluster's gateway was last confirmed.
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
@@ -56,6 +59,43 @@ enum Command {
     /// Forward the zone from CoreDNS (and NodeLocal DNSCache) to the
     /// responder's Service, idempotently; `--remove` takes it out.
     PatchCoredns(PatchCorednsArgs),
+    /// Explain the answer to a name: the responder's answer, the matched
+    /// record (wildcard or exact), its DNSRecord, GatewayDNS and cluster,
+    /// and when that cluster's gateway was last confirmed.
+    Explain(ExplainArgs),
+}
+
+/// Flags of `explain`.
+#[derive(Debug, clap::Args)]
+struct ExplainArgs {
+    /// The name to explain.
+    name: String,
+    /// The type asked for (A, AAAA, CNAME, TXT, SRV, ...).
+    #[arg(long = "type", default_value = "A")]
+    qtype: String,
+    /// The responder's admin address (`xcc-responder --admin-listen`; in
+    /// a cluster, `kubectl -n xcc-dns port-forward deploy/xcc-dns 9153`).
+    #[arg(long, env = "XCC_RESPONDER", default_value = "http://127.0.0.1:9153")]
+    responder: String,
+    /// Namespace of the DNSRecords in the workload cluster (read with the
+    /// default kube config: KUBECONFIG, ~/.kube/config or in-cluster).
+    #[arg(long, env = "XCC_RECORD_NAMESPACE", default_value = "xcc-dns")]
+    record_namespace: String,
+    /// The management cluster's kubeconfig, to read the GatewayDNS status
+    /// (without it, the gateway's state is not shown).
+    #[arg(long, env = "XCC_MANAGEMENT_KUBECONFIG")]
+    management_kubeconfig: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OutputFormat {
+    /// For people.
+    Text,
+    /// The joined result as JSON.
+    Json,
 }
 
 /// Flags of `patch-coredns`; each also reads an environment variable.
@@ -210,6 +250,7 @@ fn main() -> ExitCode {
         Command::Records(args) => run_records(args),
         Command::Gateways(args) => run_gateways(args),
         Command::PatchCoredns(args) => run_patch_coredns(args),
+        Command::Explain(args) => run_explain(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -269,6 +310,30 @@ fn run_patch_coredns(args: PatchCorednsArgs) -> Result<(), Box<dyn std::error::E
         Ok::<_, Box<dyn std::error::Error>>(patch_coredns(&client, &options).await?)
     })?;
     io::stdout().lock().write_all(report.render().as_bytes())?;
+    Ok(())
+}
+
+fn run_explain(args: ExplainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use xcc_controller::explain::{ExplainOptions, explain, render};
+    let options = ExplainOptions {
+        responder: args.responder,
+        name: args.name,
+        qtype: args.qtype,
+        record_namespace: args.record_namespace,
+        management_kubeconfig: args.management_kubeconfig,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(explain(&options))?;
+    let mut stdout = io::stdout().lock();
+    match args.output {
+        OutputFormat::Text => render(&report, &mut stdout)?,
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &report)?;
+            writeln!(stdout)?;
+        }
+    }
     Ok(())
 }
 

@@ -20,6 +20,11 @@
 //!    answer is printed (the bound, 10 s, only catches a hang);
 //! 3. after `kubectl delete gatewaydns`, both names are NXDOMAIN.
 //!
+//! After step 1, `xcc-controller explain` (cluster-b's kubeconfig, the
+//! management kubeconfig, the responder's admin address) names the
+//! wildcard owner, the DNSRecord, the GatewayDNS, cluster-a and when its
+//! gateway was last confirmed.
+//!
 //! unbound runs with `cache-max-ttl: 0`: like the walkthrough's CoreDNS
 //! block for the zone (`forward` without `cache`), it asks the responder
 //! every time, so the timing is the chain's, not a cache's.
@@ -433,6 +438,49 @@ fn until_unbound_answers(
     }
 }
 
+/// `xcc-controller explain` for cluster-a's kuard name, as an operator of
+/// cluster-b runs it: its output names the whole chain.
+fn explain_kuard_a(responder_admin: SocketAddr, kubeconfig: &Path, management: &Path) {
+    let started = Instant::now();
+    let output = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_xcc-controller"))
+            .arg("explain")
+            .arg(KUARD_A)
+            .arg(format!("--responder=http://{responder_admin}"))
+            .arg("--record-namespace=xcc-dns")
+            .arg("--management-kubeconfig")
+            .arg(management)
+            .env("KUBECONFIG", kubeconfig),
+        None,
+        LIMIT,
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "xcc-controller explain failed ({}):\n{text}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!(
+        "[e2e] xcc-controller explain {KUARD_A} ({}):\n{text}",
+        ms(started.elapsed())
+    );
+    for expected in [
+        &format!("{KUARD_A}. 30 IN A {IP_A}") as &str,
+        "matched: *.gateway.cluster-a.dev-team.clusters.xcc.test. (wildcard)",
+        "record:  xcc-dns/dev-team-cluster-a-gateway (Accepted)",
+        "source:  GatewayDNS dev-team/dev-team-gateway-dns, cluster cluster-a",
+        "gateway: Ready",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+    let confirmed = regex::Regex::new(r"confirmed -?\d+ s ago").unwrap();
+    assert!(
+        confirmed.is_match(&text),
+        "no \"confirmed … ago\" in:\n{text}"
+    );
+}
+
 fn ms(duration: Duration) -> String {
     format!("{:.0} ms", duration.as_secs_f64() * 1e3)
 }
@@ -609,6 +657,7 @@ fn the_walkthrough_on_one_machine() {
         "[e2e] cluster-b: kubectl -n xcc-dns get dnsrecords -o wide\n{}",
         kubectl_b.run(&["-n", "xcc-dns", "get", "dnsrecords", "-o", "wide"])
     );
+    explain_kuard_a(responder_admin, b.kubeconfig(), management.kubeconfig());
     // cluster-a got the same records (it runs no responder here).
     let names = kubectl_a.run(&["-n", "xcc-dns", "get", "dnsrecords", "-o", "name"]);
     assert_eq!(

@@ -20,12 +20,14 @@
 //! Layout: [`respond`] is the answer engine (no sockets, no clock);
 //! [`table`] the name table, its builder, lookup and swap; [`records`] the
 //! records model, loading and hot reload; [`net`] the UDP workers and TCP
-//! front; [`admin`] the HTTP endpoint; [`metrics`] the counters;
+//! front; [`admin`] the HTTP endpoint; [`explain`] what an answer is
+//! made of (the admin endpoint's `/explain`); [`metrics`] the counters;
 //! [`memory`] gives the parser's memory back after a reload.
 
 #![deny(unsafe_code)]
 
 pub mod admin;
+pub mod explain;
 #[cfg(any(fuzzing, feature = "fuzzing", test))]
 pub mod fuzzing;
 pub mod memory;

@@ -44,7 +44,8 @@ struct Args {
     #[arg(long, env = "XCC_WORKERS")]
     workers: Option<usize>,
 
-    /// Admin HTTP address (/metrics, /healthz, /readyz); "off" disables it.
+    /// Admin HTTP address (/metrics, /healthz, /readyz, /explain); "off"
+    /// disables it.
     #[arg(long, env = "XCC_ADMIN_LISTEN", default_value = "127.0.0.1:9153")]
     admin_listen: String,
 

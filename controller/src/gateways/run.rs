@@ -5,7 +5,7 @@
 //!    v1beta1, as `DynamicObject`s) and the kubeconfig Secrets (type
 //!    `cluster.x-k8s.io/secret`). Nothing is decided before their initial
 //!    lists are complete.
-//! 2. One [`Workload`] per provisioned cluster: a client built from its
+//! 2. One `Workload` per provisioned cluster: a client built from its
 //!    kubeconfig Secret (rebuilt when the Secret changes, dropped when the
 //!    cluster goes), a probe of its `xcc-dns` namespace, a watch on each
 //!    gateway Service a GatewayDNS names (and on the cluster's Nodes when a

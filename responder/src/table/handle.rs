@@ -13,8 +13,9 @@
 //! worker stalls freeing a million-name table (Knot does the same after
 //! `synchronize_rcu`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::{ArcSwap, Cache};
 
@@ -26,6 +27,9 @@ pub struct TableHandle {
     current: Arc<ArcSwap<Table>>,
     /// Whether a real table has been published (the initial one is empty).
     loaded: AtomicBool,
+    /// When the current table was published, in seconds since the Unix
+    /// epoch; 0 before the first publish.
+    published_at: AtomicU64,
     /// Tables replaced but possibly still read by a worker.
     retired: Mutex<Vec<Arc<Table>>>,
 }
@@ -40,6 +44,7 @@ impl TableHandle {
         Arc::new(Self {
             current: Arc::new(ArcSwap::from_pointee(initial)),
             loaded: AtomicBool::new(false),
+            published_at: AtomicU64::new(0),
             retired: Mutex::new(Vec::new()),
         })
     }
@@ -60,9 +65,23 @@ impl TableHandle {
         self.loaded.load(Ordering::Acquire)
     }
 
+    /// When the current table was published, in seconds since the Unix
+    /// epoch; `None` before the first publish. Read beside [`Self::load`]
+    /// during a swap, it may already be the next table's (by a moment).
+    pub fn published_at(&self) -> Option<u64> {
+        match self.published_at.load(Ordering::Acquire) {
+            0 => None,
+            seconds => Some(seconds),
+        }
+    }
+
     /// Makes `table` the current table. Never blocks a reader.
     pub fn publish(&self, table: Table) {
         let old = self.current.swap(Arc::new(table));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |since| since.as_secs().max(1));
+        self.published_at.store(now, Ordering::Release);
         self.loaded.store(true, Ordering::Release);
         let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
         retired.push(old);
