@@ -30,3 +30,4 @@ pub mod leader;
 pub mod names;
 pub mod run;
 pub mod service;
+mod workload;
