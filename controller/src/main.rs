@@ -221,6 +221,15 @@ struct GatewaysArgs {
     /// controller needs read access to Secrets in those namespaces only.
     #[arg(long, env = "XCC_NAMESPACES", value_delimiter = ',')]
     namespaces: Vec<String>,
+    /// Directory for the least-privilege accounts' tokens (one file per
+    /// workload cluster, mode 0600; kube's client reads it again every
+    /// minute). Default: a directory under the system's temporary one.
+    #[arg(long, env = "XCC_TOKEN_DIR")]
+    token_dir: Option<PathBuf>,
+    /// Renew each workload token after this many seconds instead of at two
+    /// thirds of its lifetime (never later than that).
+    #[arg(long, env = "XCC_TOKEN_RENEWAL_SECONDS")]
+    token_renewal_seconds: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -408,6 +417,10 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())
             .collect(),
+        token_dir: args
+            .token_dir
+            .unwrap_or_else(|| GatewaysOptions::default().token_dir),
+        token_renewal: args.token_renewal_seconds.map(Duration::from_secs),
     };
     NameBuf::from_presentation(&options.suffix).map_err(|e| {
         format!(

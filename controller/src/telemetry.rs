@@ -290,6 +290,10 @@ pub struct GatewaysMetrics {
     /// Seconds from a gateway Service change to the records written, per
     /// target cluster.
     pub propagation_seconds: Histogram,
+    /// Workload-cluster account tokens renewed.
+    pub token_renewals: AtomicU64,
+    /// Token renewals that failed (each retried).
+    pub token_renewal_failures: AtomicU64,
     /// Selected clusters by state at the last pass: Ready, Pending,
     /// Unreachable, Failed.
     clusters: [AtomicU64; 4],
@@ -310,6 +314,8 @@ impl GatewaysMetrics {
             status_failures: AtomicU64::new(0),
             invalid_gateways: AtomicU64::new(0),
             propagation_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            token_renewals: AtomicU64::new(0),
+            token_renewal_failures: AtomicU64::new(0),
             clusters: Default::default(),
         })
     }
@@ -370,6 +376,16 @@ impl Collector for GatewayCounters {
                 "xcc_gateways_invalid_gatewaydns",
                 "GatewayDNS objects seen that do not fit the type (counted per pass)",
                 load(&m.invalid_gateways),
+            ),
+            (
+                "xcc_gateways_token_renewals",
+                "Tokens of the least-privilege workload accounts renewed",
+                load(&m.token_renewals),
+            ),
+            (
+                "xcc_gateways_token_renewal_failures",
+                "Token renewals that failed (retried while the token lives)",
+                load(&m.token_renewal_failures),
             ),
         ] {
             let metric = ConstCounter::new(value);

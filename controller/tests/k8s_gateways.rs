@@ -305,9 +305,16 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
 
     let metrics = GatewaysMetrics::new();
     let (stop, stopped) = oneshot::channel::<()>();
+    // Tokens renewed every 2 s instead of every 40 min, in a directory of
+    // the test's own.
+    let tokens = tempfile::tempdir().unwrap();
     let controller = tokio::spawn(run(
         controller_client,
-        GatewaysOptions::default(),
+        GatewaysOptions {
+            token_dir: tokens.path().to_owned(),
+            token_renewal: Some(Duration::from_secs(2)),
+            ..GatewaysOptions::default()
+        },
         Arc::clone(&metrics),
         async move {
             let _ = stopped.await;
@@ -646,6 +653,44 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         || async { (records(&client_b).await? == with_a(cname.clone())).then_some(()) },
     )
     .await;
+
+    // Tokens were renewed meanwhile (without restarting anything: the
+    // steps above ran across the renewals), and the renewed token in the
+    // file is the account's, with exactly its rights.
+    let token_file = tokens.path().join("dev-team--cluster-a.token");
+    let first = std::fs::read_to_string(&token_file).unwrap();
+    wait_for("a token renewed", LIMIT, || async {
+        (std::fs::read_to_string(&token_file).ok()? != first).then_some(())
+    })
+    .await;
+    assert!(
+        metrics
+            .token_renewals
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
+    let mut config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(a.kubeconfig()).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    config.auth_info = kube::config::AuthInfo {
+        token_file: Some(token_file.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    let as_account = Client::try_from(config).unwrap();
+    assert!(
+        records(&as_account).await.is_some(),
+        "the account reads DNSRecords"
+    );
+    assert!(
+        Api::<Secret>::namespaced(as_account, "xcc-dns")
+            .list(&Default::default())
+            .await
+            .is_err(),
+        "and nothing else"
+    );
 
     // The GatewayDNS deleted: the records go from both clusters.
     gateways

@@ -2,7 +2,9 @@
 //! holds a `system:masters` certificate; the controller uses it as little
 //! as possible: to install, in each workload cluster, a ServiceAccount with
 //! exactly the rights it needs, and to ask for that account's token
-//! (TokenRequest, refreshed before it expires). Everything else — reading
+//! (TokenRequest, refreshed before it expires: written to a file that
+//! kube's client reads again every minute, so clients and watches carry on
+//! across renewals). Everything else — reading
 //! the gateway Service, writing DNSRecords, probing the namespace — goes
 //! through the account's token. `--workload-credentials admin` skips this
 //! and works with the admin identity (with a warning).
@@ -17,7 +19,8 @@
 //!   gateway selects (their addresses are what is published).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -205,13 +208,15 @@ pub async fn grant_nodes(admin: &Client, namespace: &str) -> Result<(), kube::Er
     apply(&cluster_bindings, &name, &cluster_binding).await
 }
 
-/// A client for the account, from a fresh token (TokenRequest), with the
-/// admin configuration's server and CA; and when to renew it.
-pub async fn account_client(
+/// Asks for a token of the account (TokenRequest, [`TOKEN_LIFETIME`]) and
+/// writes it to `path` (mode 0600, replaced by rename so a reader never
+/// sees half a token). Returns the lifetime the API server granted (it may
+/// shorten what was asked).
+pub async fn request_token(
     admin: &Client,
-    admin_config: &Config,
     namespace: &str,
-) -> Result<(Client, Instant), String> {
+    path: &Path,
+) -> Result<Duration, String> {
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
@@ -220,21 +225,103 @@ pub async fn account_client(
         }),
         ..TokenRequest::default()
     };
-    let issued = Instant::now();
+    let asked_at = jiff::Timestamp::now();
     let response = accounts
         .create_token_request(ACCOUNT, &PostParams::default(), &request)
         .await
         .map_err(|e| format!("cannot get a token for ServiceAccount {namespace}/{ACCOUNT}: {e}"))?;
-    let token = response
-        .status
-        .and_then(|s| s.token)
+    let status = response.status.unwrap_or_default();
+    let token = status
+        .token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| format!("the TokenRequest for {namespace}/{ACCOUNT} returned no token"))?;
+    write_token(path, &token)
+        .map_err(|e| format!("cannot write the token to {}: {e}", path.display()))?;
+    Ok(status
+        .expiration_timestamp
+        .map_or(TOKEN_LIFETIME, |expires| {
+            granted_lifetime(asked_at, expires.0)
+        }))
+}
+
+/// How long a token issued at `asked_at` and expiring at `expires` lives
+/// (at least a second; a clock skew never makes it negative).
+pub fn granted_lifetime(asked_at: jiff::Timestamp, expires: jiff::Timestamp) -> Duration {
+    let seconds = expires.as_second().saturating_sub(asked_at.as_second());
+    Duration::from_secs(seconds.max(1) as u64)
+}
+
+/// When to renew a token that lives `granted`: after two thirds of it, or
+/// after `renew_after` when that is sooner.
+pub fn renewal_delay(granted: Duration, renew_after: Option<Duration>) -> Duration {
+    let two_thirds = granted * 2 / 3;
+    renew_after.map_or(two_thirds, |after| after.min(two_thirds))
+}
+
+fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let partial = path.with_extension("partial");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)?;
+    file.write_all(token.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)
+}
+
+/// A client for the account: the admin configuration's server and CA, and
+/// the token in `path`, which kube's client reads again about once a
+/// minute, so renewing the token ([`request_token`] again) renews every
+/// client and watch built on it without restarting them.
+pub fn account_client(admin_config: &Config, path: &Path) -> Result<Client, String> {
     let mut config = admin_config.clone();
     config.auth_info = kube::config::AuthInfo {
-        token: Some(token.into()),
+        token_file: Some(path.to_string_lossy().into_owned()),
         ..kube::config::AuthInfo::default()
     };
-    let client = Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
-    Ok((client, issued + TOKEN_LIFETIME * 2 / 3))
+    Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_at_two_thirds_or_sooner() {
+        let at = |s: i64| jiff::Timestamp::from_second(1_800_000_000 + s).unwrap();
+        assert_eq!(granted_lifetime(at(0), at(3600)), Duration::from_secs(3600));
+        // The server's clock behind ours: never zero or negative.
+        assert_eq!(granted_lifetime(at(10), at(5)), Duration::from_secs(1));
+        let hour = Duration::from_secs(3600);
+        assert_eq!(renewal_delay(hour, None), Duration::from_secs(2400));
+        assert_eq!(
+            renewal_delay(hour, Some(Duration::from_secs(60))),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            renewal_delay(hour, Some(Duration::from_secs(3000))),
+            Duration::from_secs(2400),
+            "never later than two thirds"
+        );
+    }
+
+    #[test]
+    fn a_token_file_is_private_and_replaced_whole() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens/dev-team--cluster-a.token");
+        write_token(&path, "first").unwrap();
+        write_token(&path, "second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!path.with_extension("partial").exists());
+    }
 }

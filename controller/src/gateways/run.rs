@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,6 +77,12 @@ pub struct GatewaysOptions {
     /// Secrets); empty: all. With a list, the controller's rights can be
     /// RoleBindings in those namespaces instead of cluster-wide ones.
     pub namespaces: Vec<String>,
+    /// Where the least-privilege accounts' tokens are kept, one file per
+    /// workload cluster (a private, memory-backed volume in the manifests).
+    pub token_dir: PathBuf,
+    /// Renew each token after this long instead of at two thirds of its
+    /// lifetime (never later than that).
+    pub token_renewal: Option<Duration>,
 }
 
 impl Default for GatewaysOptions {
@@ -86,6 +93,8 @@ impl Default for GatewaysOptions {
             debounce: Duration::from_millis(20),
             credentials: WorkloadCredentials::ServiceAccount,
             namespaces: Vec::new(),
+            token_dir: std::env::temp_dir().join("xcc-dns-gateways-tokens"),
+            token_renewal: None,
         }
     }
 }

@@ -16,9 +16,10 @@
 //! garbage collection of what was left while the controller was down.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use super::credentials::{
     WorkloadCredentials, account_client, grant_nodes, grant_service, install_account,
+    renewal_delay, request_token,
 };
 use super::desired::{
     Connection, DesiredRecord, MANAGED_BY, MANAGED_BY_VALUE, NamespacePlan, NodesView,
@@ -57,8 +59,11 @@ pub(super) struct Workload {
     admin: Option<Client>,
     /// The client the work goes through, once connected.
     client: Mutex<Option<Client>>,
-    /// When its token must be renewed (the workload is then rebuilt).
-    renew_at: Mutex<Option<Instant>>,
+    /// When to connect again from scratch (a cluster read with the admin
+    /// identity for want of the records' namespace: is it there now?).
+    reconnect_at: Mutex<Option<Instant>>,
+    /// Where the least-privilege account's token is kept.
+    token_path: PathBuf,
     connection: Mutex<Connection>,
     /// Gateway Services watched, by `namespace/name`.
     services: Mutex<BTreeMap<String, ServiceWatch>>,
@@ -119,8 +124,8 @@ impl Workload {
             .clone()
     }
 
-    fn renewal_due(&self) -> bool {
-        self.renew_at
+    fn reconnect_due(&self) -> bool {
+        self.reconnect_at
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .is_some_and(|at| at <= Instant::now())
@@ -143,6 +148,8 @@ impl Workload {
         if let Some(watch) = self.nodes.lock().unwrap_or_else(|e| e.into_inner()).take() {
             watch.task.abort();
         }
+        // Its token is of no use to anyone any more.
+        let _ = std::fs::remove_file(&self.token_path);
     }
 
     pub(super) fn connection(&self) -> Connection {
@@ -226,12 +233,12 @@ pub(super) async fn ensure_workload(
     let version = secret.and_then(|s| s.resource_version());
     if let Some(existing) = shared.workloads.get(key)
         && existing.secret_version == version
-        && !existing.renewal_due()
+        && !existing.reconnect_due()
     {
         return Arc::clone(existing.value());
     }
     if let Some((_, old)) = shared.workloads.remove(key) {
-        tracing::info!(namespace = %key.0, cluster = %key.1, "kubeconfig changed or token due; reconnecting");
+        tracing::info!(namespace = %key.0, cluster = %key.1, "kubeconfig changed or namespace to check again; reconnecting");
         old.stop();
     }
     let (namespace, cluster) = key.clone();
@@ -254,7 +261,11 @@ pub(super) async fn ensure_workload(
         secret_version: version,
         admin: client.as_ref().map(|(client, _)| client.clone()),
         client: Mutex::new(None),
-        renew_at: Mutex::new(None),
+        reconnect_at: Mutex::new(None),
+        token_path: shared
+            .options
+            .token_dir
+            .join(format!("{}--{}.token", key.0, key.1)),
         connection: Mutex::new(connection),
         services: Mutex::new(BTreeMap::new()),
         nodes: Mutex::new(None),
@@ -316,8 +327,28 @@ async fn connect(
     let mut retry = RETRY_MIN;
     let client = loop {
         match working_client(&shared, &workload, &admin, &admin_config).await {
-            Ok((client, renew_at)) => {
-                *workload.renew_at.lock().unwrap_or_else(|e| e.into_inner()) = renew_at;
+            Ok(Working::Admin {
+                client,
+                reconnect_at,
+            }) => {
+                *workload
+                    .reconnect_at
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = reconnect_at;
+                break client;
+            }
+            Ok(Working::Account { client, granted }) => {
+                let renewer = tokio::spawn(renew_tokens(
+                    Arc::clone(&shared),
+                    Arc::clone(&workload),
+                    admin.clone(),
+                    granted,
+                ));
+                workload
+                    .tasks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(renewer);
                 break client;
             }
             Err(message) => {
@@ -344,7 +375,18 @@ async fn connect(
     probe(shared, workload, client).await;
 }
 
-/// The client the work goes through, and when to renew it. With
+/// The client the work goes through.
+enum Working {
+    /// The kubeconfig's own identity; with a time to connect again.
+    Admin {
+        client: Client,
+        reconnect_at: Option<Instant>,
+    },
+    /// The least-privilege account, by a token file that lives `granted`.
+    Account { client: Client, granted: Duration },
+}
+
+/// The client the work goes through. With
 /// [`WorkloadCredentials::ServiceAccount`]: the least-privilege account,
 /// installed in the records' namespace with the admin identity. A cluster
 /// without that namespace is no target, but its gateway may be published
@@ -355,10 +397,13 @@ async fn working_client(
     workload: &Workload,
     admin: &Client,
     admin_config: &Config,
-) -> Result<(Client, Option<Instant>), String> {
+) -> Result<Working, String> {
     let namespace = &shared.options.record_namespace;
     match shared.options.credentials {
-        WorkloadCredentials::Admin => Ok((admin.clone(), None)),
+        WorkloadCredentials::Admin => Ok(Working::Admin {
+            client: admin.clone(),
+            reconnect_at: None,
+        }),
         WorkloadCredentials::ServiceAccount => {
             let namespaces: Api<Namespace> = Api::all(admin.clone());
             let found = namespaces
@@ -367,14 +412,57 @@ async fn working_client(
                 .map_err(|e| format!("cannot reach the API server: {e}"))?;
             if found.is_none() {
                 tracing::warn!(namespace = %workload.namespace, cluster = %workload.cluster, "no {namespace} namespace: reading the gateway with the kubeconfig's own identity for now");
-                return Ok((admin.clone(), Some(Instant::now() + PROBE_EVERY * 10)));
+                return Ok(Working::Admin {
+                    client: admin.clone(),
+                    reconnect_at: Some(Instant::now() + PROBE_EVERY * 10),
+                });
             }
             install_account(admin, namespace)
                 .await
                 .map_err(|e| format!("cannot install the ServiceAccount: {e}"))?;
-            let (client, renew_at) = account_client(admin, admin_config, namespace).await?;
+            let granted = request_token(admin, namespace, &workload.token_path).await?;
+            let client = account_client(admin_config, &workload.token_path)?;
             tracing::info!(namespace = %workload.namespace, cluster = %workload.cluster, "working as the least-privilege ServiceAccount");
-            Ok((client, Some(renew_at)))
+            Ok(Working::Account { client, granted })
+        }
+    }
+}
+
+/// Renews the account's token before it expires, for as long as the
+/// workload lives: a new token in the same file, which every client of
+/// the account reads again within a minute (nothing restarts). A failed
+/// renewal is retried with backoff while the current token still lives.
+async fn renew_tokens(
+    shared: Arc<Shared>,
+    workload: Arc<Workload>,
+    admin: Client,
+    mut granted: Duration,
+) {
+    let namespace = &shared.options.record_namespace;
+    loop {
+        tokio::time::sleep(renewal_delay(granted, shared.options.token_renewal)).await;
+        let mut retry = RETRY_MIN;
+        loop {
+            match request_token(&admin, namespace, &workload.token_path).await {
+                Ok(lifetime) => {
+                    granted = lifetime;
+                    shared
+                        .metrics
+                        .token_renewals
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(namespace = %workload.namespace, cluster = %workload.cluster, "token renewed");
+                    break;
+                }
+                Err(error) => {
+                    shared
+                        .metrics
+                        .token_renewal_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(namespace = %workload.namespace, cluster = %workload.cluster, %error, "cannot renew the token; retrying");
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(RETRY_MAX);
+                }
+            }
         }
     }
 }
