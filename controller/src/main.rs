@@ -507,7 +507,7 @@ async fn serve_admin(listen: &str, router: axum::Router) -> Result<(), Box<dyn s
     let address: SocketAddr = listen
         .parse()
         .map_err(|e| format!("--admin-listen {listen:?}: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(address)
+    let listener = xcc_responder::admin::bind(address)
         .await
         .map_err(|e| format!("cannot listen on admin address {address}: {e}"))?;
     tokio::spawn(async move { axum::serve(listener, router).await });

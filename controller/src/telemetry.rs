@@ -234,7 +234,7 @@ fn admin_router(registry: Registry, ready: Readiness, not_ready: &'static str) -
 
 /// Serves `router` on `address` until the task is dropped.
 pub async fn serve_router(address: SocketAddr, router: Router) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
+    let listener = xcc_responder::admin::bind(address).await?;
     axum::serve(listener, router).await
 }
 

@@ -67,9 +67,25 @@ pub async fn serve(
         .await
 }
 
-/// Binds the admin listener (so that a taken port fails at start).
+/// Binds the admin listener (so that a taken port fails at start). The IPv6
+/// wildcard `[::]` takes IPv4 too (a dual-stack socket, as Linux makes one
+/// by default), and on a host without IPv6 becomes `0.0.0.0` with a
+/// warning, so one setting serves IPv4, IPv6 and dual-stack clusters (the
+/// kubelet probes the pod's address, whichever family it is). The
+/// controllers' admin endpoints bind through this too.
 pub async fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(address).await
+    match tokio::net::TcpListener::bind(address).await {
+        Err(error)
+            if address.is_ipv6()
+                && address.ip().is_unspecified()
+                && crate::net::ipv6_unavailable(&error) =>
+        {
+            let fallback = SocketAddr::from(([0, 0, 0, 0], address.port()));
+            tracing::warn!(%address, %fallback, "no IPv6 on this host ({error}); admin endpoint on IPv4 only");
+            tokio::net::TcpListener::bind(fallback).await
+        }
+        result => result,
+    }
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> impl IntoResponse {

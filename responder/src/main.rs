@@ -219,23 +219,33 @@ fn default_listen() -> Vec<SocketAddr> {
     ]
 }
 
-/// Binds the sockets. With the default addresses, a machine without IPv6
-/// (some containers have no `::1`) serves on IPv4 alone, with a warning;
-/// an address given explicitly must be bound or the start fails.
+/// Binds the sockets. An IPv6 address that this host cannot have (no IPv6
+/// at all) is left out with a warning, as long as another address remains,
+/// when it is one of the defaults (some containers have no `::1`) or the
+/// IPv6 wildcard `[::]` (the manifests listen on `0.0.0.0` and `[::]`, for
+/// IPv4, IPv6 and dual-stack clusters alike); any other address given
+/// explicitly must be bound or the start fails.
 fn bind(mut config: ServerConfig, defaults: bool) -> Result<Server, BindError> {
-    match Server::bind(config.clone()) {
-        Err(BindError::Socket {
-            address, source, ..
-        }) if defaults
-            && address.is_ipv6()
-            && source.kind() == std::io::ErrorKind::AddrNotAvailable =>
-        {
-            tracing::warn!(%address, "no IPv6 loopback here ({source}); serving on IPv4 only");
-            config.listen.retain(SocketAddr::is_ipv4);
-            Server::bind(config)
+    loop {
+        match Server::bind(config.clone()) {
+            Err(BindError::Socket {
+                address, source, ..
+            }) if may_skip(address, &source, defaults)
+                && config.listen.iter().any(|other| *other != address) =>
+            {
+                tracing::warn!(%address, "no IPv6 on this host ({source}); not listening there");
+                config.listen.retain(|other| *other != address);
+            }
+            result => return result,
         }
-        result => result,
     }
+}
+
+/// Whether a failure to bind `address` may be passed over: see [`bind`].
+fn may_skip(address: SocketAddr, error: &std::io::Error, defaults: bool) -> bool {
+    address.is_ipv6()
+        && xcc_responder::net::ipv6_unavailable(error)
+        && (defaults || address.ip().is_unspecified())
 }
 
 /// Completes on SIGTERM or SIGINT.
@@ -258,5 +268,32 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    #[test]
+    fn only_a_default_or_wildcard_ipv6_address_may_be_passed_over() {
+        let no_family = io::Error::from_raw_os_error(libc::EAFNOSUPPORT);
+        let not_here = io::Error::from(io::ErrorKind::AddrNotAvailable);
+        let in_use = io::Error::from(io::ErrorKind::AddrInUse);
+        let wildcard6: SocketAddr = "[::]:5353".parse().unwrap();
+        let loopback6: SocketAddr = "[::1]:5353".parse().unwrap();
+        let wildcard4: SocketAddr = "0.0.0.0:5353".parse().unwrap();
+        // The IPv6 wildcard on a host without IPv6: passed over.
+        assert!(may_skip(wildcard6, &no_family, false));
+        assert!(may_skip(wildcard6, &not_here, false));
+        // A specific IPv6 address given explicitly: must bind.
+        assert!(!may_skip(loopback6, &not_here, false));
+        // ... unless it is one of the defaults.
+        assert!(may_skip(loopback6, &not_here, true));
+        // A port in use is never passed over, nor is IPv4.
+        assert!(!may_skip(wildcard6, &in_use, false));
+        assert!(!may_skip(wildcard4, &no_family, true));
     }
 }

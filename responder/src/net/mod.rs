@@ -185,6 +185,16 @@ impl Server {
     }
 }
 
+/// Whether `error`, from creating or binding an IPv6 socket, means this
+/// host has no IPv6 at all (`ipv6.disable=1`, or a container without an
+/// IPv6 address): the socket family is not supported, or the address is not
+/// available. Callers use it to fall back to IPv4 where an IPv6 address was
+/// only a "both families if there are two" wish.
+pub fn ipv6_unavailable(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::AddrNotAvailable
+        || error.raw_os_error() == Some(libc::EAFNOSUPPORT)
+}
+
 /// A UDP socket bound to `address` beside the other workers' (SO_REUSEPORT
 /// lets the kernel spread datagrams over them), with large buffers and a
 /// read timeout so a blocked worker notices shutdown.
