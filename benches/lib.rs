@@ -106,3 +106,73 @@ pub fn build_table(specs: &[DnsRecordSpec], version: u32) -> Table {
 pub fn measuring() -> bool {
     std::env::args().any(|arg| arg == "--bench")
 }
+
+/// The dnsperf harness's realistic query mix (`benches/dnsperf/run.py`
+/// `gen_queries`) over a [`gateway_specs`] data set, `count` queries drawn
+/// deterministically: 70 % A under a random wildcard with a fresh first
+/// label, 10 % exact names (the apex SOA without them), 10 % NXDOMAIN (half
+/// below an exact name, half under a cluster that does not exist), 10 % AAAA
+/// under a wildcard (NODATA for two clusters in three). Every query names a
+/// random part of the table, so a big table is read the way the server
+/// reads it: mostly out of cache, which one repeated name never shows.
+pub fn mix_queries(wildcards: usize, exact: usize, count: usize) -> Vec<(String, RType)> {
+    let mut rng = SplitMix(0x2026_1129);
+    let wildcard = |n: usize| format!("gateway.c-{}.ns-{}.clusters.xcc.test.", n % 100, n / 100);
+    let exact_name = |n: usize| format!("api.c-{}.ns-{}.clusters.xcc.test.", n % 100, n / 100);
+    (0..count)
+        .map(|_| match rng.below(100) {
+            0..70 => {
+                let n = rng.below(wildcards);
+                (format!("{}.{}", rng.label(), wildcard(n)), RType::A)
+            }
+            70..80 if exact > 0 => (exact_name(rng.below(exact)), RType::A),
+            70..80 => ("xcc.test.".to_string(), RType::SOA),
+            80..90 if exact > 0 && rng.below(2) == 0 => {
+                let n = rng.below(exact);
+                (format!("{}.{}", rng.label(), exact_name(n)), RType::A)
+            }
+            80..90 => {
+                let (ns, nope) = (rng.below(wildcards) / 100, rng.below(1_000_000));
+                let name = format!(
+                    "{}.gateway.nope-{nope}.ns-{ns}.clusters.xcc.test.",
+                    rng.label()
+                );
+                (name, RType::A)
+            }
+            _ => {
+                let n = rng.below(wildcards);
+                (format!("{}.{}", rng.label(), wildcard(n)), RType::AAAA)
+            }
+        })
+        .collect()
+}
+
+/// splitmix64: deterministic and dependency-free.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    /// A first label as the harness makes them: half service-like, half
+    /// random (4 to 12 letters and digits), so most are looked up afresh.
+    fn label(&mut self) -> String {
+        const SERVICES: [&str; 4] = ["kuard", "www", "api-gw", "shop"];
+        if self.below(2) == 0 {
+            return SERVICES[self.below(SERVICES.len())].to_string();
+        }
+        let len = 4 + self.below(9);
+        (0..len)
+            .map(|_| char::from_digit(self.below(36) as u32, 36).expect("below 36"))
+            .collect()
+    }
+}

@@ -1,6 +1,10 @@
 //! The whole answer path, bytes in → bytes out, on tables of 1k, 100k and
 //! 1M names: exact hit, wildcard hit, NXDOMAIN, NODATA; and the lookup
-//! alone. `cargo bench -p xcc-benches --bench respond`.
+//! alone. One name asked again and again stays in the CPU cache whatever
+//! the table's size, so `mix` also runs the dnsperf harness's query mix
+//! over the whole table, one different name per iteration: that is where a
+//! big table costs more per query than a small one.
+//! `cargo bench -p xcc-benches --bench respond`.
 
 use std::hint::black_box;
 
@@ -92,10 +96,53 @@ fn answer_path(c: &mut Criterion) {
     group.finish();
 }
 
+/// Queries in the mix: more than fit in any cache level with their names,
+/// few enough to build quickly.
+const MIX_QUERIES: usize = 1 << 18;
+
+fn mix(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mix");
+    group.throughput(Throughput::Elements(1));
+    for (label, wildcards, exact) in sizes() {
+        let table = xcc_benches::build_table(&xcc_benches::gateway_specs(wildcards, exact), 1);
+        let mix = xcc_benches::mix_queries(wildcards, exact, MIX_QUERIES);
+        let keys: Vec<_> = mix
+            .iter()
+            .map(|(name, _)| NameBuf::from_presentation(name).unwrap().to_key())
+            .collect();
+        let queries: Vec<_> = mix
+            .iter()
+            .map(|(name, qtype)| xcc_benches::query(name, *qtype))
+            .collect();
+        let mut next = 0usize;
+        group.bench_function(BenchmarkId::new("lookup", label), |b| {
+            b.iter(|| {
+                next = (next + 1) % keys.len();
+                black_box(table.lookup(&keys[next]));
+            })
+        });
+        let mut out = vec![0u8; 1232];
+        let mut context = Context::default();
+        group.bench_function(BenchmarkId::new("respond", label), |b| {
+            b.iter(|| {
+                next = (next + 1) % queries.len();
+                black_box(respond(
+                    &queries[next],
+                    &table,
+                    Transport::Udp,
+                    &mut context,
+                    &mut out,
+                ))
+            })
+        });
+    }
+    group.finish();
+}
+
 // criterion_group! generates an undocumented public function.
 #[allow(missing_docs)]
 mod group {
-    criterion::criterion_group!(benches, super::answer_path);
+    criterion::criterion_group!(benches, super::answer_path, super::mix);
 }
 
 criterion_main!(group::benches);

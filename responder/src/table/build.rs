@@ -1188,7 +1188,8 @@ impl ZoneDraft {
                     + apex_wire.len(),
             ),
             nodes: Vec::with_capacity(node_estimate),
-            index: HashTable::with_capacity(node_estimate),
+            // Filled once the nodes are final, below.
+            index: HashTable::new(),
             hasher,
             rrsets: Vec::with_capacity(self.owners.len() + 2),
             // Every record's tail is TYPE, CLASS, TTL, RDLENGTH and RDATA;
@@ -1252,8 +1253,10 @@ impl ZoneDraft {
             }
         };
 
+        // Node numbers by name while the nodes are made.
+        let mut by_name = HashTable::with_capacity(node_estimate);
         // The apex comes first and always has SOA and NS.
-        let apex = zone.node_for(apex_wire).0;
+        let apex = zone.node_for(&mut by_name, apex_wire).0;
         debug_assert_eq!(apex, 0);
         {
             let soa = RecordValue::Other {
@@ -1293,7 +1296,7 @@ impl ZoneDraft {
             let mut parent = apex;
             for &start in starts[..levels].iter().rev() {
                 let wire = &name[start..];
-                let (node, created) = zone.node_for(wire);
+                let (node, created) = zone.node_for(&mut by_name, wire);
                 if created && wire.starts_with(b"\x01*") {
                     zone.nodes[parent as usize].wildcard = node;
                 }
@@ -1304,9 +1307,11 @@ impl ZoneDraft {
             push_owner(&mut zone, parent, owner);
         }
         zone.apex_node = apex;
+        drop(by_name);
         // The table lives long: give back what the estimates over-reserved.
         zone.nodes.shrink_to_fit();
         zone.names.shrink_to_fit();
+        zone.index_nodes();
 
         // The negative SOA: the same record, TTL min(SOA TTL, MINIMUM).
         let negative_ttl = config.ttl.min(config.minimum);
@@ -1326,9 +1331,9 @@ impl ZoneDraft {
 
 impl Zone {
     /// The node named `wire`, created (without RRsets, its RRsets to start
-    /// at the end of the RRset table) if it does not exist yet; and whether
-    /// it was.
-    fn node_for(&mut self, wire: &[u8]) -> (u32, bool) {
+    /// at the end of the RRset table) if it does not exist yet, found
+    /// through `by_name`; and whether it was.
+    fn node_for(&mut self, by_name: &mut HashTable<u32>, wire: &[u8]) -> (u32, bool) {
         let hash = self.hasher.hash_one(wire);
         let (names, nodes, hasher) = (&self.names, &self.nodes, &self.hasher);
         let name_of = |i: u32| {
@@ -1336,7 +1341,7 @@ impl Zone {
             let start = node.name_start as usize;
             &names[start..start + usize::from(node.name_len)]
         };
-        match self.index.entry(
+        match by_name.entry(
             hash,
             |&i| name_of(i) == wire,
             |&i| hasher.hash_one(name_of(i)),

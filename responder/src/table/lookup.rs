@@ -49,10 +49,10 @@ impl Zone {
     /// Looks `key` up in this zone; `key` must be at or below the apex.
     pub fn lookup(&self, key: &NameKey) -> Lookup<'_> {
         let wire = key.as_wire();
-        if let Some(index) = self.find(wire) {
+        if let Some(node) = self.find(wire) {
             return Lookup::Found {
                 zone: self,
-                node: self.node_ref(index),
+                node,
                 wildcard: false,
             };
         }
@@ -62,8 +62,8 @@ impl Zone {
         let mut at = 0usize;
         for _ in 0..below_apex {
             at += 1 + usize::from(wire[at]);
-            if let Some(index) = self.find(&wire[at..]) {
-                let wildcard = self.nodes[index as usize].wildcard;
+            if let Some(encloser) = self.find(&wire[at..]) {
+                let wildcard = encloser.node.wildcard;
                 if wildcard == NO_NODE {
                     break;
                 }

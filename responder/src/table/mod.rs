@@ -3,9 +3,10 @@
 //!
 //! A [`Table`] holds one or more [`Zone`]s. A zone keeps every name it knows
 //! (owners, and the empty non-terminals their labels imply) as lowercase
-//! wire-form keys in one byte arena, found through a hash table of node
-//! indices, so that a lookup costs one hash per label walked no matter how
-//! many names there are. Each node lists its RRsets; each RRset's records are
+//! wire-form keys in one byte arena, found through a hash table holding a
+//! copy of every node, so that a lookup costs one hash per label walked no
+//! matter how many names there are, and a name found costs no further step
+//! to its node. Each node lists its RRsets; each RRset's records are
 //! stored pre-encoded as *tails* (TYPE, CLASS, TTL, RDLENGTH, RDATA, the owner
 //! left out), so that answering is writing a two-byte pointer to the
 //! question name followed by a copy ([`xcc_wire::MessageWriter::push_rrset_tails`]).
@@ -57,8 +58,14 @@ pub struct Zone {
     /// Every node's lowercase wire-form name, back to back.
     names: Vec<u8>,
     nodes: Vec<Node>,
-    /// Node indices, hashed by name.
-    index: HashTable<u32>,
+    /// Every node again, hashed by name: a copy, so that a probe that finds
+    /// a name has the node's RRsets and wildcard link in the entry it read.
+    /// On a big table each step from the probe to the answer is a cache
+    /// miss, taken one after the other; an index of node numbers added one
+    /// more (number, then node) to every name found, twice on a wildcard
+    /// answer's path. [`Zone::nodes`] stays the order of the snapshot and
+    /// the target of wildcard links.
+    index: HashTable<Node>,
     hasher: foldhash::fast::RandomState,
     rrsets: Vec<RrSet>,
     /// Every RRset's record tails, back to back.
@@ -187,17 +194,20 @@ impl Zone {
     }
 
     /// Finds the node named exactly `wire` (lowercase wire form).
-    fn find(&self, wire: &[u8]) -> Option<u32> {
+    fn find(&self, wire: &[u8]) -> Option<NodeRef<'_>> {
         let hash = self.hasher.hash_one(wire);
         self.index
-            .find(hash, |&index| self.node_name(index) == wire)
-            .copied()
+            .find(hash, |node| self.name_of(node) == wire)
+            .map(|&node| NodeRef { zone: self, node })
+    }
+
+    fn name_of(&self, node: &Node) -> &[u8] {
+        let start = node.name_start as usize;
+        &self.names[start..start + usize::from(node.name_len)]
     }
 
     fn node_name(&self, index: u32) -> &[u8] {
-        let node = &self.nodes[index as usize];
-        let start = node.name_start as usize;
-        &self.names[start..start + usize::from(node.name_len)]
+        self.name_of(&self.nodes[index as usize])
     }
 
     fn node_ref(&self, index: u32) -> NodeRef<'_> {
@@ -207,11 +217,30 @@ impl Zone {
         }
     }
 
+    /// Fills [`Zone::index`] with every node, now that they are final.
+    /// Their names must be distinct and in the arena.
+    fn index_nodes(&mut self) {
+        let (names, hasher) = (&self.names, &self.hasher);
+        let name_of = |node: &Node| {
+            let start = node.name_start as usize;
+            &names[start..start + usize::from(node.name_len)]
+        };
+        self.index.clear();
+        self.index
+            .reserve(self.nodes.len(), |node| hasher.hash_one(name_of(node)));
+        for node in &self.nodes {
+            self.index
+                .insert_unique(hasher.hash_one(name_of(node)), *node, |node| {
+                    hasher.hash_one(name_of(node))
+                });
+        }
+    }
+
     /// Approximate heap bytes held by this zone (for the build-size bench).
     pub fn heap_bytes(&self) -> usize {
         self.names.capacity()
             + self.nodes.capacity() * size_of::<Node>()
-            + self.index.capacity() * (size_of::<u32>() + 1)
+            + self.index.capacity() * (size_of::<Node>() + 1)
             + self.rrsets.capacity() * size_of::<RrSet>()
             + self.tails.capacity()
     }

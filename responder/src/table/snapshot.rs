@@ -360,7 +360,7 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
     for index in 0..zone.nodes.len() {
         let node = zone.nodes[index];
         let start = node.name_start as usize;
-        let (names, nodes, hasher) = (&zone.names, &zone.nodes, &zone.hasher);
+        let (names, hasher) = (&zone.names, &zone.hasher);
         let name = names
             .get(start..start + usize::from(node.name_len))
             .ok_or(invalid("node name outside the name arena"))?;
@@ -369,20 +369,20 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
             return Err(invalid("node name outside its zone"));
         }
         // Names of nodes already indexed passed the range check above.
-        let name_of = |i: u32| {
-            let n = &nodes[i as usize];
+        let name_of = |n: &Node| {
             &names[n.name_start as usize..n.name_start as usize + usize::from(n.name_len)]
         };
         match zone.index.entry(
             hasher.hash_one(name),
-            |&i| name_of(i) == name,
-            |&i| hasher.hash_one(name_of(i)),
+            |n| name_of(n) == name,
+            |n| hasher.hash_one(name_of(n)),
         ) {
             hashbrown::hash_table::Entry::Occupied(_) => {
                 return Err(invalid("two nodes with the same name"));
             }
             hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(index as u32);
+                // The nodes are final: the index holds copies of them.
+                slot.insert(node);
             }
         }
     }
@@ -390,13 +390,18 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
     let apex = zone
         .find(&apex_wire)
         .ok_or(invalid("the apex has no node"))?;
-    if apex != zone.apex_node {
+    if zone
+        .nodes
+        .get(zone.apex_node as usize)
+        .map(|node| node.name_start)
+        != Some(apex.id())
+    {
         return Err(invalid("apex node index does not name the apex"));
     }
     for index in 0..zone.nodes.len() as u32 {
         let node = zone.nodes[index as usize];
         let name = zone.node_name(index);
-        if index != apex && zone.find(&name[1 + usize::from(name[0])..]).is_none() {
+        if index != zone.apex_node && zone.find(&name[1 + usize::from(name[0])..]).is_none() {
             return Err(invalid("a node's parent is missing"));
         }
         if node.wildcard != NO_NODE {
@@ -609,7 +614,12 @@ mod tests {
     /// The node named `name` (presentation form) in the first zone.
     fn node_index(table: &Table, name: &str) -> usize {
         let key = NameBuf::from_presentation(name).unwrap().to_key();
-        table.zones[0].find(key.as_wire()).expect("the node exists") as usize
+        let zone = &table.zones[0];
+        let id = zone.find(key.as_wire()).expect("the node exists").id();
+        zone.nodes
+            .iter()
+            .position(|node| node.name_start == id)
+            .expect("the index holds copies of the nodes")
     }
 
     fn answer(table: &Table, qname: &str, qtype: RType, class: Class) -> Vec<u8> {
