@@ -285,7 +285,7 @@ pub struct GatewaysMetrics {
     pub status_writes: AtomicU64,
     /// GatewayDNS status patches that failed.
     pub status_failures: AtomicU64,
-    /// GatewayDNS objects seen that do not fit the type (per pass).
+    /// GatewayDNS objects that do not fit the type, at the last pass.
     pub invalid_gateways: AtomicU64,
     /// Seconds from a gateway Service change to the records written, per
     /// target cluster.
@@ -373,11 +373,6 @@ impl Collector for GatewayCounters {
                 load(&m.status_failures),
             ),
             (
-                "xcc_gateways_invalid_gatewaydns",
-                "GatewayDNS objects seen that do not fit the type (counted per pass)",
-                load(&m.invalid_gateways),
-            ),
-            (
                 "xcc_gateways_token_renewals",
                 "Tokens of the least-privilege workload accounts renewed",
                 load(&m.token_renewals),
@@ -391,6 +386,13 @@ impl Collector for GatewayCounters {
             let metric = ConstCounter::new(value);
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
         }
+        let invalid = ConstGauge::new(load(&m.invalid_gateways) as i64);
+        invalid.encode(encoder.encode_descriptor(
+            "xcc_gateways_invalid_gatewaydns",
+            "GatewayDNS objects that do not fit the type, now (skipped; each logged once)",
+            None,
+            invalid.metric_type(),
+        )?)?;
         let mut family = encoder.encode_descriptor(
             "xcc_gateways_clusters",
             "Selected clusters by state at the last pass",

@@ -195,6 +195,7 @@ pub async fn run(
         metrics: Arc::clone(&metrics),
         workloads: DashMap::new(),
         resolved: Mutex::new(BTreeMap::new()),
+        invalid_logged: Mutex::new(BTreeSet::new()),
     });
     let mut resolvers: HashMap<String, JoinHandle<()>> = HashMap::new();
     loop {
@@ -304,6 +305,9 @@ pub(super) struct Shared {
     pub(super) workloads: DashMap<(String, String), Arc<Workload>>,
     /// Load-balancer hostnames and what they resolved to.
     resolved: Mutex<BTreeMap<String, Vec<IpAddr>>>,
+    /// The invalid GatewayDNS versions already logged (namespace/name,
+    /// resourceVersion), so each is logged once, not at every pass.
+    invalid_logged: Mutex<BTreeSet<(String, String)>>,
 }
 
 //----------- One pass -----------------------------------------------------------
@@ -314,7 +318,14 @@ async fn reconcile(
     sources: &Sources,
     resolvers: &mut HashMap<String, JoinHandle<()>>,
 ) {
-    let gateways = decode_gateways(&all_of(&sources.gateways), &shared.metrics);
+    let gateways = decode_gateways(
+        &all_of(&sources.gateways),
+        &shared.metrics,
+        &mut shared
+            .invalid_logged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
     let clusters = all_of(&sources.clusters);
     let secrets = all_of(&sources.secrets);
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
@@ -421,26 +432,47 @@ async fn reconcile(
     }
 }
 
-/// The GatewayDNS objects that fit the type; each one that does not is
-/// logged and counted, at every pass, and the others are planned as usual.
-fn decode_gateways(objects: &[Arc<DynamicObject>], metrics: &GatewaysMetrics) -> Vec<GatewayDNS> {
+/// The GatewayDNS objects that fit the type; the ones that do not are
+/// skipped and the rest are planned as usual. Each invalid object version
+/// is logged once
+/// (`logged` remembers them across passes and forgets the ones gone), and
+/// the gauge says how many there are now.
+fn decode_gateways(
+    objects: &[Arc<DynamicObject>],
+    metrics: &GatewaysMetrics,
+    logged: &mut BTreeSet<(String, String)>,
+) -> Vec<GatewayDNS> {
     let mut gateways = Vec::with_capacity(objects.len());
+    let mut invalid = BTreeSet::new();
     for object in objects {
         let decoded =
             serde_json::to_value(&**object).and_then(serde_json::from_value::<GatewayDNS>);
         match decoded {
             Ok(gateway) => gateways.push(gateway),
             Err(error) => {
-                metrics.invalid_gateways.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    namespace = %object.namespace().unwrap_or_default(),
-                    gatewaydns = %object.name_any(),
-                    %error,
-                    "not a valid GatewayDNS; skipped"
+                let key = (
+                    format!(
+                        "{}/{}",
+                        object.namespace().unwrap_or_default(),
+                        object.name_any()
+                    ),
+                    object.resource_version().unwrap_or_default(),
                 );
+                if !logged.contains(&key) {
+                    tracing::warn!(
+                        gatewaydns = %key.0,
+                        %error,
+                        "not a valid GatewayDNS; skipped"
+                    );
+                }
+                invalid.insert(key);
             }
         }
     }
+    metrics
+        .invalid_gateways
+        .store(invalid.len() as u64, Ordering::Relaxed);
+    *logged = invalid;
     gateways
 }
 
@@ -571,15 +603,22 @@ mod tests {
             )
         };
         let metrics = GatewaysMetrics::new();
-        let decoded = decode_gateways(
-            &[
-                object("good", "loadBalancer"),
-                object("bad", "carrierPigeon"),
-            ],
-            &metrics,
-        );
-        assert_eq!(decoded.len(), 1);
-        assert_eq!(decoded[0].metadata.name.as_deref(), Some("good"));
-        assert_eq!(metrics.invalid_gateways.load(Ordering::Relaxed), 1);
+        let mut logged = BTreeSet::new();
+        let objects = [
+            object("good", "loadBalancer"),
+            object("bad", "carrierPigeon"),
+        ];
+        for _ in 0..2 {
+            let decoded = decode_gateways(&objects, &metrics, &mut logged);
+            assert_eq!(decoded.len(), 1);
+            assert_eq!(decoded[0].metadata.name.as_deref(), Some("good"));
+            // A gauge: how many now, not how many passes saw it.
+            assert_eq!(metrics.invalid_gateways.load(Ordering::Relaxed), 1);
+            assert_eq!(logged.len(), 1, "logged once, remembered");
+        }
+        // Fixed (or deleted): forgotten, so a later breakage logs again.
+        decode_gateways(&objects[..1], &metrics, &mut logged);
+        assert!(logged.is_empty());
+        assert_eq!(metrics.invalid_gateways.load(Ordering::Relaxed), 0);
     }
 }
