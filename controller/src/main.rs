@@ -421,6 +421,7 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
             .token_dir
             .unwrap_or_else(|| GatewaysOptions::default().token_dir),
         token_renewal: args.token_renewal_seconds.map(Duration::from_secs),
+        confirm_every: GatewaysOptions::default().confirm_every,
     };
     NameBuf::from_presentation(&options.suffix).map_err(|e| {
         format!(

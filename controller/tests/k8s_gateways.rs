@@ -313,6 +313,8 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         GatewaysOptions {
             token_dir: tokens.path().to_owned(),
             token_renewal: Some(Duration::from_secs(2)),
+            // The Services confirmed every second instead of every 5 min.
+            confirm_every: Duration::from_secs(1),
             ..GatewaysOptions::default()
         },
         Arc::clone(&metrics),
@@ -346,7 +348,15 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
     .await;
     assert_eq!(status.clusters.len(), 2);
     assert_eq!(status.clusters[0].addresses, ["192.0.2.10"]);
-    assert!(status.clusters[0].last_success_time.is_some());
+    let first_read = status.clusters[0].last_success_time.clone().unwrap();
+    // Nothing changes, yet the gateway is confirmed again: its last
+    // success moves on.
+    wait_for("cluster-a confirmed again", LIMIT, || async {
+        let status = gateway_status(&mgmt, "dev-team-gateway-dns").await?;
+        let again = status.clusters[0].last_success_time.clone()?;
+        (again.0 > first_read.0).then_some(())
+    })
+    .await;
     assert_eq!(
         condition(&status, "Degraded"),
         ("False".to_owned(), "AsExpected".to_owned())

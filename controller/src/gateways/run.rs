@@ -59,6 +59,8 @@ pub(super) const RETRY_MAX: Duration = Duration::from_secs(30);
 pub(super) const PROBE_EVERY: Duration = Duration::from_secs(30);
 /// How often a writer applies its whole set again, changed or not.
 pub(super) const REWRITE_EVERY: Duration = Duration::from_secs(300);
+/// How often a watched gateway Service is read again to confirm it.
+pub const CONFIRM_EVERY: Duration = Duration::from_secs(300);
 /// How often load-balancer hostnames are resolved again.
 const RESOLVE_EVERY: Duration = Duration::from_secs(30);
 
@@ -83,6 +85,10 @@ pub struct GatewaysOptions {
     /// Renew each token after this long instead of at two thirds of its
     /// lifetime (never later than that).
     pub token_renewal: Option<Duration>,
+    /// How often a watched gateway Service is read again to confirm it
+    /// (its `lastSuccessTime` in status moves then, and the status is
+    /// written again).
+    pub confirm_every: Duration,
 }
 
 impl Default for GatewaysOptions {
@@ -95,6 +101,7 @@ impl Default for GatewaysOptions {
             namespaces: Vec::new(),
             token_dir: std::env::temp_dir().join("xcc-dns-gateways-tokens"),
             token_renewal: None,
+            confirm_every: CONFIRM_EVERY,
         }
     }
 }

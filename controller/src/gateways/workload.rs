@@ -571,10 +571,26 @@ async fn watch_service(
             retry = (retry * 2).min(RETRY_MAX);
         }
     }
+    let reader = api.clone();
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
     let mut listing: Option<Service> = None;
-    while let Some(event) = stream.next().await {
+    // A live watch with nothing to report says nothing either: read the
+    // Service now and then, so "last success" means "last confirmed".
+    let every = shared.options.confirm_every;
+    let mut confirm = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    confirm.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            _ = confirm.tick() => {
+                confirm_service(&shared, &reader, &name, &view).await;
+                continue;
+            }
+        };
         let update = match event {
             Ok(watcher::Event::Apply(service)) => Some(Some(service)),
             Ok(watcher::Event::Delete(_)) => Some(None),
@@ -617,6 +633,36 @@ async fn watch_service(
         drop(seen);
         shared.changed.notify_one();
     }
+}
+
+/// Reads the Service once while its watch is live and, when the read works,
+/// moves its last success to now (and takes the object, should the watch
+/// have missed a change). A failed read changes nothing: the watch reports
+/// its own trouble.
+async fn confirm_service(
+    shared: &Shared,
+    api: &Api<Service>,
+    name: &str,
+    view: &Mutex<WatchedService>,
+) {
+    {
+        let seen = view.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.trouble.is_some() || seen.object.is_none() {
+            return;
+        }
+    }
+    let Ok(object) = api.get_opt(name).await else {
+        return;
+    };
+    let mut seen = view.lock().unwrap_or_else(|e| e.into_inner());
+    let published = |o: Option<&Service>| (gateway_addresses(name, o), node_ports(name, o));
+    if seen.object.as_ref().map(|o| published(o.as_ref())) != Some(published(object.as_ref())) {
+        seen.changed_at = Some(Instant::now());
+        seen.object = Some(object);
+    }
+    seen.last_success = Some(Time(jiff::Timestamp::now()));
+    drop(seen);
+    shared.changed.notify_one();
 }
 
 /// Keeps the newest change time per cluster.
