@@ -103,50 +103,18 @@ pub async fn install_account(admin: &Client, namespace: &str) -> Result<(), kube
     };
     account.automount_service_account_token = Some(false);
     apply(&accounts, ACCOUNT, &account).await?;
-    let roles: Api<Role> = Api::namespaced(admin.clone(), namespace);
-    let role = Role {
-        metadata: meta(ACCOUNT, Some(namespace)),
-        rules: Some(vec![rule(
-            "connectivity.tanzu.vmware.com",
-            "dnsrecords",
-            &[
-                "get", "list", "watch", "create", "update", "patch", "delete",
-            ],
-            &[],
-        )]),
-    };
-    apply(&roles, ACCOUNT, &role).await?;
-    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), namespace);
-    let binding = RoleBinding {
-        metadata: meta(ACCOUNT, Some(namespace)),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "Role".to_owned(),
-            name: ACCOUNT.to_owned(),
-        },
-        subjects: Some(subject(namespace)),
-    };
-    apply(&bindings, ACCOUNT, &binding).await?;
+    let records = rule(
+        "connectivity.tanzu.vmware.com",
+        "dnsrecords",
+        &[
+            "get", "list", "watch", "create", "update", "patch", "delete",
+        ],
+        &[],
+    );
+    grant_in(admin, namespace, ACCOUNT, namespace, records).await?;
     // The probe reads the namespace itself: a cluster-scoped rule, by name.
-    let cluster_role_name = format!("{ACCOUNT}-{namespace}");
-    let cluster_roles: Api<ClusterRole> = Api::all(admin.clone());
-    let cluster_role = ClusterRole {
-        metadata: meta(&cluster_role_name, None),
-        rules: Some(vec![rule("", "namespaces", &["get"], &[namespace])]),
-        ..ClusterRole::default()
-    };
-    apply(&cluster_roles, &cluster_role_name, &cluster_role).await?;
-    let cluster_bindings: Api<ClusterRoleBinding> = Api::all(admin.clone());
-    let cluster_binding = ClusterRoleBinding {
-        metadata: meta(&cluster_role_name, None),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "ClusterRole".to_owned(),
-            name: cluster_role_name.clone(),
-        },
-        subjects: Some(subject(namespace)),
-    };
-    apply(&cluster_bindings, &cluster_role_name, &cluster_binding).await
+    let probe = rule("", "namespaces", &["get"], &[namespace]);
+    grant_cluster_wide(admin, &format!("{ACCOUNT}-{namespace}"), namespace, probe).await
 }
 
 /// Grants the account (of the records' namespace `namespace`) read access
@@ -157,29 +125,15 @@ pub async fn grant_service(
     service_namespace: &str,
     service: &str,
 ) -> Result<(), kube::Error> {
-    let name = format!("{ACCOUNT}-{service}");
-    let roles: Api<Role> = Api::namespaced(admin.clone(), service_namespace);
-    let role = Role {
-        metadata: meta(&name, Some(service_namespace)),
-        rules: Some(vec![rule(
-            "",
-            "services",
-            &["get", "list", "watch"],
-            &[service],
-        )]),
-    };
-    apply(&roles, &name, &role).await?;
-    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), service_namespace);
-    let binding = RoleBinding {
-        metadata: meta(&name, Some(service_namespace)),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "Role".to_owned(),
-            name: name.clone(),
-        },
-        subjects: Some(subject(namespace)),
-    };
-    apply(&bindings, &name, &binding).await
+    let read = rule("", "services", &["get", "list", "watch"], &[service]);
+    grant_in(
+        admin,
+        service_namespace,
+        &format!("{ACCOUNT}-{service}"),
+        namespace,
+        read,
+    )
+    .await
 }
 
 /// Grants the account list/watch of Nodes (cluster-wide: Nodes are not
@@ -187,25 +141,70 @@ pub async fn grant_service(
 /// whose gateways are all load balancers never gets this rule. Nodes hold
 /// addresses, capacity and images, no secrets.
 pub async fn grant_nodes(admin: &Client, namespace: &str) -> Result<(), kube::Error> {
-    let name = format!("{ACCOUNT}-nodes-{namespace}");
-    let cluster_roles: Api<ClusterRole> = Api::all(admin.clone());
-    let cluster_role = ClusterRole {
-        metadata: meta(&name, None),
-        rules: Some(vec![rule("", "nodes", &["get", "list", "watch"], &[])]),
-        ..ClusterRole::default()
+    let read = rule("", "nodes", &["get", "list", "watch"], &[]);
+    grant_cluster_wide(
+        admin,
+        &format!("{ACCOUNT}-nodes-{namespace}"),
+        namespace,
+        read,
+    )
+    .await
+}
+
+/// Applies Role `name` in `role_namespace` with `rule`, bound to the
+/// account of `namespace`.
+async fn grant_in(
+    admin: &Client,
+    role_namespace: &str,
+    name: &str,
+    namespace: &str,
+    rule: PolicyRule,
+) -> Result<(), kube::Error> {
+    let roles: Api<Role> = Api::namespaced(admin.clone(), role_namespace);
+    let role = Role {
+        metadata: meta(name, Some(role_namespace)),
+        rules: Some(vec![rule]),
     };
-    apply(&cluster_roles, &name, &cluster_role).await?;
-    let cluster_bindings: Api<ClusterRoleBinding> = Api::all(admin.clone());
-    let cluster_binding = ClusterRoleBinding {
-        metadata: meta(&name, None),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "ClusterRole".to_owned(),
-            name: name.clone(),
-        },
+    apply(&roles, name, &role).await?;
+    let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), role_namespace);
+    let binding = RoleBinding {
+        metadata: meta(name, Some(role_namespace)),
+        role_ref: role_ref("Role", name),
         subjects: Some(subject(namespace)),
     };
-    apply(&cluster_bindings, &name, &cluster_binding).await
+    apply(&bindings, name, &binding).await
+}
+
+/// Applies ClusterRole `name` with `rule`, bound to the account of
+/// `namespace`.
+async fn grant_cluster_wide(
+    admin: &Client,
+    name: &str,
+    namespace: &str,
+    rule: PolicyRule,
+) -> Result<(), kube::Error> {
+    let cluster_roles: Api<ClusterRole> = Api::all(admin.clone());
+    let cluster_role = ClusterRole {
+        metadata: meta(name, None),
+        rules: Some(vec![rule]),
+        ..ClusterRole::default()
+    };
+    apply(&cluster_roles, name, &cluster_role).await?;
+    let cluster_bindings: Api<ClusterRoleBinding> = Api::all(admin.clone());
+    let cluster_binding = ClusterRoleBinding {
+        metadata: meta(name, None),
+        role_ref: role_ref("ClusterRole", name),
+        subjects: Some(subject(namespace)),
+    };
+    apply(&cluster_bindings, name, &cluster_binding).await
+}
+
+fn role_ref(kind: &str, name: &str) -> RoleRef {
+    RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".to_owned()),
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+    }
 }
 
 /// Asks for a token of the account (TokenRequest, [`TOKEN_LIFETIME`]) and

@@ -40,7 +40,7 @@ use super::workload::{
 };
 use crate::api::{ClusterState, GatewayDNS, GatewayDNSStatus};
 use crate::error::Error;
-use crate::records::run::drive;
+use crate::records::run::{drive, until_ready};
 use crate::status::status_merge_patch;
 use crate::telemetry::GatewaysMetrics;
 
@@ -176,16 +176,10 @@ pub async fn run(
     tokio::pin!(shutdown);
     let ready = async {
         for store in sources.gateways.iter().chain(&sources.clusters) {
-            store
-                .wait_until_ready()
-                .await
-                .map_err(|_| Error::WatchEnded)?;
+            until_ready(store).await?;
         }
         for store in &sources.secrets {
-            store
-                .wait_until_ready()
-                .await
-                .map_err(|_| Error::WatchEnded)?;
+            until_ready(store).await?;
         }
         Ok::<(), Error>(())
     };

@@ -42,7 +42,9 @@ use super::desired::{
 use super::run::{
     FIELD_MANAGER, KUBECONFIG_SECRET_TYPE, PROBE_EVERY, RETRY_MAX, RETRY_MIN, REWRITE_EVERY, Shared,
 };
-use super::service::{NodeFacts, gateway_addresses, node_addresses, node_ports};
+use super::service::{
+    GatewayAddresses, NoAddress, NodeFacts, NodePort, gateway_addresses, node_addresses, node_ports,
+};
 use crate::api::DNSRecord;
 
 //----------- One workload cluster ----------------------------------------------
@@ -105,6 +107,31 @@ struct WatchedService {
     /// When the last change of its addresses arrived (for the propagation
     /// metric).
     changed_at: Option<Instant>,
+}
+
+impl WatchedService {
+    /// Takes `object` (`None`: absent), read just now: the last success
+    /// moves to now, and the change time too when what the gateway
+    /// publishes from it differs.
+    fn read(&mut self, name: &str, object: Option<Service>) {
+        let before = self.object.as_ref().map(|o| published(name, o.as_ref()));
+        if before.as_ref() != Some(&published(name, object.as_ref())) {
+            self.changed_at = Some(Instant::now());
+        }
+        self.object = Some(object);
+        self.last_success = Some(Time(jiff::Timestamp::now()));
+    }
+}
+
+/// What a gateway Service (`None`: absent) gives to publish: its
+/// load-balancer addresses and its node ports, or why not.
+type Published = (
+    Result<GatewayAddresses, NoAddress>,
+    Result<Vec<NodePort>, NoAddress>,
+);
+
+fn published(name: &str, service: Option<&Service>) -> Published {
+    (gateway_addresses(name, service), node_ports(name, service))
 }
 
 /// What one target cluster should hold.
@@ -184,14 +211,11 @@ impl Workload {
             .iter()
         {
             let seen = watch.view.lock().unwrap_or_else(|e| e.into_inner());
-            let last = seen
+            let (last, ports) = seen
                 .object
                 .as_ref()
-                .map(|object| gateway_addresses(service, object.as_ref()));
-            let ports = seen
-                .object
-                .as_ref()
-                .map(|object| node_ports(service, object.as_ref()));
+                .map(|object| published(service, object.as_ref()))
+                .unzip();
             if let Some(at) = seen.changed_at {
                 note_change(changed_at, &self.cluster, at);
             }
@@ -616,20 +640,8 @@ async fn watch_service(
             continue;
         };
         let mut seen = view.lock().unwrap_or_else(|e| e.into_inner());
-        let published = |o: &Option<Option<Service>>| {
-            o.as_ref().map(|o| {
-                (
-                    gateway_addresses(&name, o.as_ref()),
-                    node_ports(&name, o.as_ref()),
-                )
-            })
-        };
-        if published(&seen.object) != published(&Some(object.clone())) {
-            seen.changed_at = Some(Instant::now());
-        }
-        seen.object = Some(object);
+        seen.read(&name, object);
         seen.trouble = None;
-        seen.last_success = Some(Time(jiff::Timestamp::now()));
         drop(seen);
         shared.changed.notify_one();
     }
@@ -654,14 +666,9 @@ async fn confirm_service(
     let Ok(object) = api.get_opt(name).await else {
         return;
     };
-    let mut seen = view.lock().unwrap_or_else(|e| e.into_inner());
-    let published = |o: Option<&Service>| (gateway_addresses(name, o), node_ports(name, o));
-    if seen.object.as_ref().map(|o| published(o.as_ref())) != Some(published(object.as_ref())) {
-        seen.changed_at = Some(Instant::now());
-        seen.object = Some(object);
-    }
-    seen.last_success = Some(Time(jiff::Timestamp::now()));
-    drop(seen);
+    view.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .read(name, object);
     shared.changed.notify_one();
 }
 

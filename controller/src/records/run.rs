@@ -127,16 +127,10 @@ pub async fn run(
     // 2. The initial lists, before anything is published.
     let ready = async {
         if let Some(store) = &records_store {
-            store
-                .wait_until_ready()
-                .await
-                .map_err(|_| Error::WatchEnded)?;
+            until_ready(store).await?;
         }
         if let Some(store) = &slices_store {
-            store
-                .wait_until_ready()
-                .await
-                .map_err(|_| Error::WatchEnded)?;
+            until_ready(store).await?;
         }
         Ok::<(), Error>(())
     };
@@ -402,6 +396,19 @@ async fn reconcile(
     }
     state.rejected.retain(|key, _| by_key.contains_key(key));
     complete
+}
+
+/// Waits until `store` holds its initial list; `WatchEnded` when its watch
+/// ended first.
+pub(crate) async fn until_ready<K>(store: &Store<K>) -> Result<(), Error>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Clone + Eq + std::hash::Hash,
+{
+    store
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::WatchEnded)
 }
 
 /// Drives one reflector stream: every event wakes the rebuild loop; errors
