@@ -3,13 +3,16 @@
 //! alone. One name asked again and again stays in the CPU cache whatever
 //! the table's size, so `mix` also runs the dnsperf harness's query mix
 //! over the whole table, one different name per iteration: that is where a
-//! big table costs more per query than a small one.
+//! big table costs more per query than a small one. `mix/batch*` answer 32
+//! queries at a time as a UDP worker does, with and without prefetching
+//! the batch first (`BatchPrefetch`).
 //! `cargo bench -p xcc-benches --bench respond`.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
-use xcc_responder::respond::{Context, Transport, respond};
+use xcc_responder::net::batch::BATCH;
+use xcc_responder::respond::{BatchPrefetch, Context, Transport, respond};
 use xcc_wire::{NameBuf, RType};
 
 fn sizes() -> Vec<(&'static str, usize, usize)> {
@@ -135,6 +138,32 @@ fn mix(c: &mut Criterion) {
                 ))
             })
         });
+        // As a UDP worker answers a recvmmsg batch: every query of the
+        // batch prefetched first, then each answered.
+        let mut prefetch = BatchPrefetch::default();
+        group.throughput(Throughput::Elements(BATCH as u64));
+        for (name, prefetching) in [("batch", false), ("batch-prefetched", true)] {
+            group.bench_function(BenchmarkId::new(name, label), |b| {
+                b.iter(|| {
+                    let start = next % (queries.len() - BATCH);
+                    next += BATCH;
+                    let batch = &queries[start..start + BATCH];
+                    if prefetching {
+                        prefetch.run(&table, batch.iter().map(|query| &query[..]));
+                    }
+                    for query in batch {
+                        black_box(respond(
+                            query,
+                            &table,
+                            Transport::Udp,
+                            &mut context,
+                            &mut out,
+                        ));
+                    }
+                })
+            });
+        }
+        group.throughput(Throughput::Elements(1));
     }
     group.finish();
 }

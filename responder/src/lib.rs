@@ -22,7 +22,8 @@
 //! records model, loading and hot reload; [`net`] the UDP workers and TCP
 //! front; [`admin`] the HTTP endpoint; [`explain`] what an answer is
 //! made of (the admin endpoint's `/explain`); [`metrics`] the counters;
-//! [`memory`] gives the parser's memory back after a reload.
+//! [`memory`] gives the parser's memory back after a reload and prefetches
+//! on the query path.
 
 #![deny(unsafe_code)]
 

@@ -1,13 +1,14 @@
 //! Proves that answering allocates nothing: hits, wildcards, NXDOMAIN,
 //! NODATA, CNAME chains, CNAMEs carrying their target's addresses,
-//! truncated answers and FORMERR. It installs a
+//! truncated answers and FORMERR; and prefetching a batch of queries. It
+//! installs a
 //! counting global allocator, which is why it is a test binary of its own.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use xcc_responder::records::model::DnsRecordSpec;
-use xcc_responder::respond::{Context, Outcome, Transport, respond};
+use xcc_responder::respond::{BatchPrefetch, Context, Outcome, Transport, respond};
 use xcc_responder::table::{Source, TableBuilder, TableConfig};
 use xcc_wire::{Class, Flags, MessageWriter, NameBuf, OptRecord, Question, RType};
 
@@ -164,4 +165,68 @@ fn the_counter_sees_allocations() {
     let boxed = std::hint::black_box(Box::new(1u64));
     assert!(allocations() > before);
     drop(boxed);
+}
+
+#[test]
+fn prefetching_a_batch_allocates_nothing_and_changes_no_answer() {
+    // Big enough for the index to outgrow a core's caches, where the
+    // worker prefetches every batch (20,000 gateway wildcards: 60,000 names).
+    let mut builder = TableBuilder::new(TableConfig::default());
+    for i in 0..20_000 {
+        let spec = DnsRecordSpec {
+            name: format!("*.gateway.cluster-{i}.team-{}.clusters.xcc.test", i % 50),
+            ttl: 30,
+            addresses: vec![format!("10.{}.{}.1", i / 250, i % 250)],
+            ..DnsRecordSpec::default()
+        };
+        builder.add_spec(&spec, Source::default()).unwrap();
+    }
+    let table = builder.build().table;
+    assert!(table.worth_prefetching());
+    let mut malformed = query("www.xcc.test", RType::A, true);
+    malformed.truncate(20);
+    let queries = [
+        query(
+            "a.gateway.cluster-7.team-7.clusters.xcc.test",
+            RType::A,
+            false,
+        ),
+        query(
+            "B.gateway.cluster-19999.team-49.clusters.xcc.test",
+            RType::AAAA,
+            true,
+        ),
+        query(
+            "gateway.cluster-7.team-7.clusters.xcc.test",
+            RType::A,
+            false,
+        ),
+        query("nope.cluster-7.team-7.clusters.xcc.test", RType::A, false),
+        query("xcc.test", RType::SOA, false),
+        query("example.com", RType::A, false),
+        malformed,
+    ];
+    let mut plain = Vec::new();
+    let mut context = Context::default();
+    let mut out = vec![0u8; 512];
+    for query in &queries {
+        let outcome = respond(query, &table, Transport::Udp, &mut context, &mut out);
+        let Outcome::Answered { len, .. } = outcome else {
+            panic!("every query is answered: {outcome:?}")
+        };
+        plain.push(out[..len].to_vec());
+    }
+
+    let mut prefetch = BatchPrefetch::default();
+    let mut context = Context::default();
+    let before = allocations();
+    prefetch.run(&table, queries.iter().map(|query| &query[..]));
+    for (query, expected) in queries.iter().zip(&plain) {
+        let outcome = respond(query, &table, Transport::Udp, &mut context, &mut out);
+        let Outcome::Answered { len, .. } = outcome else {
+            panic!("every query is answered: {outcome:?}")
+        };
+        assert_eq!(&out[..len], &expected[..]);
+    }
+    assert_eq!(allocations() - before, 0, "allocations while prefetching");
 }

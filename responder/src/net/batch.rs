@@ -74,6 +74,11 @@ impl Batch {
         }
     }
 
+    /// The `i`th datagram received.
+    pub fn query(&self, i: usize) -> &[u8] {
+        &self.rx[i][..self.rx_len[i]]
+    }
+
     /// The `i`th datagram received, its source, and the `i`th send buffer.
     pub fn slot(&mut self, i: usize) -> (&[u8], Option<SocketAddr>, &mut [u8]) {
         (

@@ -13,10 +13,13 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::batch::Batch;
+use super::batch::{BATCH, Batch};
 use crate::metrics::WorkerStats;
-use crate::respond::{Context, Outcome, Transport, respond};
+use crate::respond::{BatchPrefetch, Context, Outcome, Transport, respond};
 use crate::table::handle::TableReader;
+
+// Every query of a batch is prefetched.
+const _: () = assert!(BATCH <= crate::respond::PREFETCH_BATCH);
 
 /// Everything one UDP worker owns.
 pub struct Worker {
@@ -36,6 +39,7 @@ impl Worker {
     /// Runs until `stop` is set.
     pub fn run(mut self) {
         let mut batch = Batch::new();
+        let mut prefetch = BatchPrefetch::default();
         while !self.stop.load(Ordering::Relaxed) {
             let received = match batch.receive(&self.socket) {
                 Ok(received) => received,
@@ -48,6 +52,8 @@ impl Worker {
             // One table version for the whole batch: every answer comes
             // from exactly one version.
             let table = self.reader.load();
+            // The misses of the whole batch overlap; see BatchPrefetch.
+            prefetch.run(table, (0..received).map(|i| batch.query(i)));
             for i in 0..received {
                 let (query, source, out) = batch.slot(i);
                 if !source.as_ref().is_some_and(is_answerable) {

@@ -27,7 +27,7 @@ use hashbrown::HashTable;
 use xcc_wire::{Class, NameBuf, NameKey, ParseError, RType};
 
 use super::snapshot::rdata_is_valid;
-use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone, wire_is_at_or_below};
+use super::{Chaos, NO_NODE, NameIndex, Node, RrSet, Table, Zone, wire_is_at_or_below};
 use crate::records::model::DnsRecordSpec;
 
 /// The largest TTL (RFC 2181 §8: the top bit must be zero).
@@ -1188,9 +1188,8 @@ impl ZoneDraft {
                     + apex_wire.len(),
             ),
             nodes: Vec::with_capacity(node_estimate),
-            // Filled once the nodes are final, below.
-            index: HashTable::new(),
-            hasher,
+            // Built once the nodes are final, below.
+            index: NameIndex::empty(),
             rrsets: Vec::with_capacity(self.owners.len() + 2),
             // Every record's tail is TYPE, CLASS, TTL, RDLENGTH and RDATA;
             // the apex adds its SOA (twice: the negative one) and NS.
@@ -1254,7 +1253,10 @@ impl ZoneDraft {
         };
 
         // Node numbers by name while the nodes are made.
-        let mut by_name = HashTable::with_capacity(node_estimate);
+        let mut by_name = ByName {
+            numbers: HashTable::with_capacity(node_estimate),
+            hasher,
+        };
         // The apex comes first and always has SOA and NS.
         let apex = zone.node_for(&mut by_name, apex_wire).0;
         debug_assert_eq!(apex, 0);
@@ -1311,7 +1313,8 @@ impl ZoneDraft {
         // The table lives long: give back what the estimates over-reserved.
         zone.nodes.shrink_to_fit();
         zone.names.shrink_to_fit();
-        zone.index_nodes();
+        zone.index_nodes()
+            .expect("the builder makes one node per name");
 
         // The negative SOA: the same record, TTL min(SOA TTL, MINIMUM).
         let negative_ttl = config.ttl.min(config.minimum);
@@ -1329,19 +1332,26 @@ impl ZoneDraft {
     }
 }
 
+/// Node numbers by name while a zone's nodes are made.
+struct ByName {
+    numbers: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
 impl Zone {
     /// The node named `wire`, created (without RRsets, its RRsets to start
     /// at the end of the RRset table) if it does not exist yet, found
     /// through `by_name`; and whether it was.
-    fn node_for(&mut self, by_name: &mut HashTable<u32>, wire: &[u8]) -> (u32, bool) {
-        let hash = self.hasher.hash_one(wire);
-        let (names, nodes, hasher) = (&self.names, &self.nodes, &self.hasher);
+    fn node_for(&mut self, by_name: &mut ByName, wire: &[u8]) -> (u32, bool) {
+        let hasher = &by_name.hasher;
+        let hash = hasher.hash_one(wire);
+        let (names, nodes) = (&self.names, &self.nodes);
         let name_of = |i: u32| {
             let node = &nodes[i as usize];
             let start = node.name_start as usize;
             &names[start..start + usize::from(node.name_len)]
         };
-        match by_name.entry(
+        match by_name.numbers.entry(
             hash,
             |&i| name_of(i) == wire,
             |&i| hasher.hash_one(name_of(i)),

@@ -11,7 +11,7 @@
 
 use xcc_wire::NameKey;
 
-use super::{NO_NODE, NodeRef, Table, Zone};
+use super::{NodeRef, Table, Want, Zone};
 
 /// Where a query name leads.
 #[derive(Clone, Copy, Debug)]
@@ -43,37 +43,151 @@ impl Table {
             None => Lookup::NotOurs,
         }
     }
+
+    /// Where a lookup of `key` will start: the zone and the hashes of the
+    /// name and of its parent, computed without touching the big arrays.
+    /// A worker plans every query of a batch, then asks for all their
+    /// index slots at once ([`Table::prefetch_slots`]) and for what those
+    /// slots point at ([`Table::prefetch_data`]) before answering any: on
+    /// a table of a million names each query's cache misses then overlap
+    /// with the others' instead of stalling its answer one after another.
+    pub fn plan(&self, key: &NameKey) -> Option<Plan> {
+        let position = self.zone_position(key)?;
+        if !self.zones[position].index.worth_prefetching() {
+            return None;
+        }
+        let zone = &self.zones[position];
+        let (hash, parent_hash) = zone.hashes(key);
+        Some(Plan {
+            zone: position,
+            hash,
+            parent_hash,
+            has_parent: zone.below_apex(key) > 0,
+        })
+    }
+
+    /// Asks the CPU for the index slots of a planned name and its parent,
+    /// and returns without waiting. It changes nothing but time.
+    #[inline]
+    pub fn prefetch_slots(&self, plan: &Plan) {
+        if let Some(zone) = self.planned_zone(plan) {
+            zone.index.prefetch(plan.hash);
+            if plan.has_parent {
+                zone.index.prefetch(plan.parent_hash);
+            }
+        }
+    }
+
+    /// The step after [`Table::prefetch_slots`]: reads the slots and asks
+    /// for what the lookup reads next (the names to compare, the RRsets
+    /// and record tails of the candidates).
+    #[inline]
+    pub fn prefetch_data(&self, plan: &Plan) {
+        if let Some(zone) = self.planned_zone(plan) {
+            zone.prefetch_candidates(plan.hash, Want::Own);
+            if plan.has_parent {
+                zone.prefetch_candidates(plan.parent_hash, Want::Wildcard);
+            }
+        }
+    }
+
+    fn planned_zone(&self, plan: &Plan) -> Option<&Zone> {
+        self.zones.get(plan.zone)
+    }
+
+    /// Whether any zone is big enough for prefetching to pay (its index
+    /// outgrows a core's own caches); on a small table [`Table::plan`]
+    /// plans nothing, and a batch need not even be parsed for it.
+    pub fn worth_prefetching(&self) -> bool {
+        self.zones.iter().any(|zone| zone.index.worth_prefetching())
+    }
+}
+
+/// Where a lookup will start ([`Table::plan`]); only meaningful for the
+/// table that made it (with another, prefetching reads the wrong lines:
+/// slower, never wrong).
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// The zone's position in the table.
+    zone: usize,
+    hash: u64,
+    parent_hash: u64,
+    has_parent: bool,
 }
 
 impl Zone {
     /// Looks `key` up in this zone; `key` must be at or below the apex.
     pub fn lookup(&self, key: &NameKey) -> Lookup<'_> {
         let wire = key.as_wire();
-        if let Some(node) = self.find(wire) {
+        let below_apex = self.below_apex(key);
+        let (hash, parent_hash) = self.prefetch(key);
+        if let Some(slot) = self.find_slot(wire, hash, Want::Own) {
             return Lookup::Found {
                 zone: self,
-                node,
+                node: NodeRef {
+                    zone: self,
+                    node: slot.node,
+                },
                 wildcard: false,
             };
         }
         // Walk up to the closest encloser; the apex exists, so the walk ends
         // there at the latest.
-        let below_apex = key.label_count().saturating_sub(self.apex.label_count());
         let mut at = 0usize;
-        for _ in 0..below_apex {
+        for step in 0..below_apex {
             at += 1 + usize::from(wire[at]);
-            if let Some(encloser) = self.find(&wire[at..]) {
-                let wildcard = encloser.node.wildcard;
-                if wildcard == NO_NODE {
+            let suffix = &wire[at..];
+            let hash = if step == 0 {
+                parent_hash
+            } else {
+                self.index.hash(suffix)
+            };
+            if let Some(encloser) = self.find_slot(suffix, hash, Want::Wildcard) {
+                if !encloser.wildcard.exists() {
                     break;
                 }
                 return Lookup::Found {
                     zone: self,
-                    node: self.node_ref(wildcard),
+                    node: NodeRef {
+                        zone: self,
+                        node: encloser.wildcard,
+                    },
                     wildcard: true,
                 };
             }
         }
         Lookup::NxDomain { zone: self }
+    }
+
+    /// Asks for the index slots of `key` and of its parent (the parent's
+    /// only below the apex) and returns their hashes. Most queries of a
+    /// gateway zone are answered by the wildcard child of the name's
+    /// parent: asking for both slots at once makes their misses overlap.
+    #[inline]
+    fn prefetch(&self, key: &NameKey) -> (u64, u64) {
+        let (hash, parent_hash) = self.hashes(key);
+        if self.index.worth_prefetching() {
+            self.index.prefetch(hash);
+            if self.below_apex(key) > 0 {
+                self.index.prefetch(parent_hash);
+            }
+        }
+        (hash, parent_hash)
+    }
+
+    /// The hashes of `key` and of its parent (0 at the apex).
+    #[inline]
+    fn hashes(&self, key: &NameKey) -> (u64, u64) {
+        let wire = key.as_wire();
+        let hash = self.index.hash(wire);
+        if self.below_apex(key) == 0 {
+            return (hash, 0);
+        }
+        (hash, self.index.hash(&wire[1 + usize::from(wire[0])..]))
+    }
+
+    /// How many labels `key` has below the apex.
+    fn below_apex(&self, key: &NameKey) -> usize {
+        key.label_count().saturating_sub(self.apex.label_count())
     }
 }

@@ -3,10 +3,10 @@
 //!
 //! A [`Table`] holds one or more [`Zone`]s. A zone keeps every name it knows
 //! (owners, and the empty non-terminals their labels imply) as lowercase
-//! wire-form keys in one byte arena, found through a hash table holding a
-//! copy of every node, so that a lookup costs one hash per label walked no
-//! matter how many names there are, and a name found costs no further step
-//! to its node. Each node lists its RRsets; each RRset's records are
+//! wire-form keys in one byte arena, found through a flat hash index whose
+//! slots carry each node and its wildcard child ([`index`]), so that a
+//! lookup costs one hash per label walked no matter how many names there
+//! are, and a name found costs no further step to its node. Each node lists its RRsets; each RRset's records are
 //! stored pre-encoded as *tails* (TYPE, CLASS, TTL, RDLENGTH, RDATA, the owner
 //! left out), so that answering is writing a two-byte pointer to the
 //! question name followed by a copy ([`xcc_wire::MessageWriter::push_rrset_tails`]).
@@ -15,25 +15,24 @@
 //! the node's own, counted apart so that they never answer for the node.
 //!
 //! Layout: [`build`] validates records and makes tables, [`lookup`] finds
-//! names (RFC 1034 §4.3.2, RFC 4592), [`handle`] shares the current table
+//! names (RFC 1034 §4.3.2, RFC 4592) through the `index`, [`handle`] shares the current table
 //! between workers and swaps it, [`snapshot`] writes a built table to a
 //! checked binary file and reads it back.
 
 pub mod build;
 pub mod handle;
+mod index;
 pub mod lookup;
 pub mod snapshot;
 
-use std::hash::BuildHasher;
-
-use hashbrown::HashTable;
 use xcc_wire::name::wire_is_at_or_below;
 use xcc_wire::{Name, NameKey, RType};
 
 pub use build::{
     ParsedSpec, Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
 };
-pub use lookup::Lookup;
+use index::{NameIndex, NodeData, Slot};
+pub use lookup::{Lookup, Plan};
 
 /// Marks "no node" in [`Node::wildcard`].
 const NO_NODE: u32 = u32::MAX;
@@ -57,16 +56,13 @@ pub struct Zone {
     apex: NameKey,
     /// Every node's lowercase wire-form name, back to back.
     names: Vec<u8>,
+    /// Every node, in the order of the snapshot; wildcard links are
+    /// numbers in it.
     nodes: Vec<Node>,
-    /// Every node again, hashed by name: a copy, so that a probe that finds
-    /// a name has the node's RRsets and wildcard link in the entry it read.
-    /// On a big table each step from the probe to the answer is a cache
-    /// miss, taken one after the other; an index of node numbers added one
-    /// more (number, then node) to every name found, twice on a wildcard
-    /// answer's path. [`Zone::nodes`] stays the order of the snapshot and
-    /// the target of wildcard links.
-    index: HashTable<Node>,
-    hasher: foldhash::fast::RandomState,
+    /// Every node again, hashed by name, each beside its wildcard child:
+    /// on a big table each step from the probe to the answer is a cache
+    /// miss, so a slot holds all the answer needs next.
+    index: NameIndex,
     rrsets: Vec<RrSet>,
     /// Every RRset's record tails, back to back.
     tails: Vec<u8>,
@@ -121,7 +117,7 @@ struct Chaos {
 #[derive(Clone, Copy, Debug)]
 pub struct NodeRef<'t> {
     zone: &'t Zone,
-    node: Node,
+    node: NodeData,
 }
 
 impl Table {
@@ -142,16 +138,21 @@ impl Table {
 
     /// The zone with the longest apex that `key` is at or below.
     pub fn zone_for(&self, key: &NameKey) -> Option<&Zone> {
-        let mut best: Option<&Zone> = None;
-        for zone in self.zones.iter() {
+        self.zone_position(key).map(|at| &self.zones[at])
+    }
+
+    /// Where in [`Table::zones`] the zone for `key` is.
+    fn zone_position(&self, key: &NameKey) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for (at, zone) in self.zones.iter().enumerate() {
             let apex_labels = zone.apex.label_count();
             if apex_labels > key.label_count()
-                || best.is_some_and(|b| b.apex.label_count() >= apex_labels)
+                || best.is_some_and(|b| self.zones[b].apex.label_count() >= apex_labels)
             {
                 continue;
             }
             if key.is_at_or_below(&zone.apex) {
-                best = Some(zone);
+                best = Some(at);
             }
         }
         best
@@ -195,55 +196,96 @@ impl Zone {
 
     /// Finds the node named exactly `wire` (lowercase wire form).
     fn find(&self, wire: &[u8]) -> Option<NodeRef<'_>> {
-        let hash = self.hasher.hash_one(wire);
-        self.index
-            .find(hash, |node| self.name_of(node) == wire)
-            .map(|&node| NodeRef { zone: self, node })
+        self.find_slot(wire, self.index.hash(wire), Want::Own)
+            .map(|slot| NodeRef {
+                zone: self,
+                node: slot.node,
+            })
     }
 
-    fn name_of(&self, node: &Node) -> &[u8] {
+    /// Finds the slot of the node named exactly `wire`, whose hash is
+    /// `hash`. Once a slot's tag matches, the RRsets and record tails the
+    /// answer will read (the node's own, or its wildcard child's, as
+    /// `want` says) are fetched while the name is compared.
+    #[inline]
+    fn find_slot(&self, wire: &[u8], hash: u64, want: Want) -> Option<&Slot> {
+        let prefetching = self.index.worth_prefetching();
+        self.index.find(hash, |slot| {
+            if prefetching {
+                self.prefetch_answer_data(slot, want);
+            }
+            self.name_of(&slot.node) == wire
+        })
+    }
+
+    /// Asks for the names, RRsets and tails of every slot a name of `hash`
+    /// could be in, without comparing anything.
+    fn prefetch_candidates(&self, hash: u64, want: Want) {
+        self.index.find(hash, |slot| {
+            if let Some(name) = self.names.get(slot.node.name_start as usize) {
+                crate::memory::prefetch(name);
+            }
+            self.prefetch_answer_data(slot, want);
+            false
+        });
+    }
+
+    /// Asks for the RRsets and first record tails an answer from `slot`
+    /// reads.
+    #[inline]
+    fn prefetch_answer_data(&self, slot: &Slot, want: Want) {
+        let data = match want {
+            Want::Own => &slot.node,
+            Want::Wildcard => &slot.wildcard,
+        };
+        if let Some(rrset) = self.rrsets.get(data.rrset_start as usize) {
+            crate::memory::prefetch(rrset);
+        }
+        if let Some(tail) = self.tails.get(slot.hot_tails as usize) {
+            crate::memory::prefetch(tail);
+        }
+    }
+
+    fn name_of(&self, node: &NodeData) -> &[u8] {
         let start = node.name_start as usize;
         &self.names[start..start + usize::from(node.name_len)]
     }
 
     fn node_name(&self, index: u32) -> &[u8] {
-        self.name_of(&self.nodes[index as usize])
+        self.name_of(&NodeData::of(&self.nodes[index as usize]))
     }
 
     fn node_ref(&self, index: u32) -> NodeRef<'_> {
         NodeRef {
             zone: self,
-            node: self.nodes[index as usize],
+            node: NodeData::of(&self.nodes[index as usize]),
         }
     }
 
-    /// Fills [`Zone::index`] with every node, now that they are final.
-    /// Their names must be distinct and in the arena.
-    fn index_nodes(&mut self) {
-        let (names, hasher) = (&self.names, &self.hasher);
-        let name_of = |node: &Node| {
-            let start = node.name_start as usize;
-            &names[start..start + usize::from(node.name_len)]
-        };
-        self.index.clear();
-        self.index
-            .reserve(self.nodes.len(), |node| hasher.hash_one(name_of(node)));
-        for node in &self.nodes {
-            self.index
-                .insert_unique(hasher.hash_one(name_of(node)), *node, |node| {
-                    hasher.hash_one(name_of(node))
-                });
-        }
+    /// Builds [`Zone::index`] over every node, now that nodes and RRsets
+    /// are final; fails on a name seen twice.
+    fn index_nodes(&mut self) -> Result<(), index::DuplicateName> {
+        self.index = NameIndex::build(&self.nodes, &self.names, &self.rrsets)?;
+        Ok(())
     }
 
     /// Approximate heap bytes held by this zone (for the build-size bench).
     pub fn heap_bytes(&self) -> usize {
         self.names.capacity()
             + self.nodes.capacity() * size_of::<Node>()
-            + self.index.capacity() * (size_of::<Node>() + 1)
+            + self.index.heap_bytes()
             + self.rrsets.capacity() * size_of::<RrSet>()
             + self.tails.capacity()
     }
+}
+
+/// Which of a slot's nodes a lookup is after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    /// The node itself: the query name exists.
+    Own,
+    /// Its wildcard child: the node is a closest encloser.
+    Wildcard,
 }
 
 impl<'t> NodeRef<'t> {

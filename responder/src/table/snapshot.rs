@@ -47,12 +47,9 @@
 //! serving the last good table.
 
 use std::fmt;
-use std::hash::BuildHasher;
-
-use hashbrown::HashTable;
 use xcc_wire::{Name, NameBuf, RType, Txt};
 
-use super::{Chaos, NO_NODE, Node, RrSet, Table, Zone, wire_is_at_or_below};
+use super::{Chaos, NO_NODE, NameIndex, Node, RrSet, Table, Zone, wire_is_at_or_below};
 
 /// The first eight octets of every snapshot; the last is the format
 /// version.
@@ -339,8 +336,8 @@ fn decode_zone(input: &mut Input<'_>) -> Result<Zone, SnapshotError> {
         apex,
         names,
         nodes,
-        index: HashTable::with_capacity(node_count),
-        hasher: foldhash::fast::RandomState::default(),
+        // Built by the check, once every name is known to be valid.
+        index: NameIndex::empty(),
         rrsets,
         tails,
         apex_node,
@@ -355,37 +352,22 @@ fn decode_zone(input: &mut Input<'_>) -> Result<Zone, SnapshotError> {
 fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
     let invalid = SnapshotError::Invalid;
     let apex_wire = zone.apex.as_wire().to_vec();
-    // Names: in the arena, valid, lowercase, in the zone, unique. One probe
-    // of the hash table per name, through the entry API.
-    for index in 0..zone.nodes.len() {
-        let node = zone.nodes[index];
+    // Names: in the arena, valid, lowercase, in the zone.
+    for node in &zone.nodes {
         let start = node.name_start as usize;
-        let (names, hasher) = (&zone.names, &zone.hasher);
-        let name = names
+        let name = zone
+            .names
             .get(start..start + usize::from(node.name_len))
             .ok_or(invalid("node name outside the name arena"))?;
         check_lowercase_name(name)?;
         if !wire_is_at_or_below(name, &apex_wire) {
             return Err(invalid("node name outside its zone"));
         }
-        // Names of nodes already indexed passed the range check above.
-        let name_of = |n: &Node| {
-            &names[n.name_start as usize..n.name_start as usize + usize::from(n.name_len)]
-        };
-        match zone.index.entry(
-            hasher.hash_one(name),
-            |n| name_of(n) == name,
-            |n| hasher.hash_one(name_of(n)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(_) => {
-                return Err(invalid("two nodes with the same name"));
-            }
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                // The nodes are final: the index holds copies of them.
-                slot.insert(node);
-            }
-        }
     }
+    // Unique: building the index finds a name seen twice. (Wildcard links
+    // and RRset ranges are checked below; the index reads them with care.)
+    zone.index_nodes()
+        .map_err(|_| invalid("two nodes with the same name"))?;
     // Structure: the apex, parents, wildcard links, RRsets and tails.
     let apex = zone
         .find(&apex_wire)

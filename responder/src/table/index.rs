@@ -1,0 +1,324 @@
+//! The name index: every node of a zone, hashed by name, in a flat
+//! open-addressing table (linear probing, at most two thirds full).
+//!
+//! Why not a general hash map: on a table of a million names every step of
+//! a lookup is a cache miss, and the misses of one lookup come one after
+//! the other. Here the slot a name starts probing at is a pure function of
+//! its hash, so the lookup can ask for the slots of the query name *and*
+//! of its parent (where a wildcard answer comes from) before reading
+//! either, and the two misses overlap. A slot is 32 bytes, aligned so that
+//! it never straddles a cache line, and holds everything the answer needs
+//! next: a tag of the hash, the node (where its name and RRsets are) and
+//! its wildcard child `*.<name>`, so that a wildcard answer costs no step
+//! from the parent to the child. It also says where the node's record
+//! tails begin, so that they can be fetched while the name is compared.
+
+use std::hash::BuildHasher;
+
+use super::{NO_NODE, Node, RrSet};
+
+/// Where a node's name and RRsets are: all the answer engine needs of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct NodeData {
+    /// Offset of the name in the zone's name arena.
+    pub(super) name_start: u32,
+    /// First RRset in the zone's RRset table.
+    pub(super) rrset_start: u32,
+    /// How many RRsets are the node's own.
+    pub(super) rrset_count: u16,
+    /// Length of the name; 0 means "no node" (a real name is at least the
+    /// root label).
+    pub(super) name_len: u8,
+    /// How many RRsets of a CNAME target follow the node's own.
+    pub(super) target_rrset_count: u8,
+}
+
+impl NodeData {
+    /// The data of a stored node.
+    pub(super) fn of(node: &Node) -> Self {
+        Self {
+            name_start: node.name_start,
+            rrset_start: node.rrset_start,
+            rrset_count: node.rrset_count,
+            name_len: node.name_len,
+            target_rrset_count: node.target_rrset_count,
+        }
+    }
+
+    /// Whether this stands for a node at all.
+    pub(super) fn exists(&self) -> bool {
+        self.name_len != 0
+    }
+}
+
+/// One slot of the index.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(32))]
+pub(super) struct Slot {
+    /// High bits of the name's hash, never 0; 0 marks an empty slot.
+    tag: u32,
+    /// Where the first record tails worth fetching early begin: the node's
+    /// own when it has RRsets, else its wildcard child's (an empty
+    /// non-terminal is only ever looked up as a closest encloser).
+    pub(super) hot_tails: u32,
+    /// The node.
+    pub(super) node: NodeData,
+    /// Its wildcard child `*.<name>`, or a `NodeData` that does not exist.
+    pub(super) wildcard: NodeData,
+}
+
+/// The index of one zone's nodes.
+#[derive(Debug)]
+pub(super) struct NameIndex {
+    /// A power of two of slots.
+    slots: Box<[Slot]>,
+    /// `slots.len() - 1`.
+    mask: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// Two nodes had the same name: the second one's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DuplicateName(pub u32);
+
+impl NameIndex {
+    /// An index with no names (every lookup misses).
+    pub(super) fn empty() -> Self {
+        Self {
+            slots: vec![Slot::default(); 1].into_boxed_slice(),
+            mask: 0,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// Indexes `nodes`, whose names must lie in `names`; fails on the first
+    /// name seen twice. Wildcard links and RRset numbers need not be
+    /// checked yet: out of range, they read as no node and no tails.
+    pub(super) fn build(
+        nodes: &[Node],
+        names: &[u8],
+        rrsets: &[RrSet],
+    ) -> Result<Self, DuplicateName> {
+        // At most two thirds full: linear probing stays short (1.5 slots
+        // for a name found, 2–3 for a miss, mostly in one cache line).
+        let wanted = (nodes.len() + nodes.len().div_ceil(2)).max(2);
+        let capacity = wanted.next_power_of_two();
+        let mut index = Self {
+            slots: vec![Slot::default(); capacity].into_boxed_slice(),
+            mask: capacity - 1,
+            hasher: foldhash::fast::RandomState::default(),
+        };
+        let name_of = |data: &NodeData| {
+            let start = data.name_start as usize;
+            &names[start..start + usize::from(data.name_len)]
+        };
+        let first_tails = |data: &NodeData| {
+            (data.rrset_count > 0)
+                .then(|| rrsets.get(data.rrset_start as usize))
+                .flatten()
+                .map(|rrset| rrset.tail_start)
+        };
+        for (number, node) in nodes.iter().enumerate() {
+            let data = NodeData::of(node);
+            // A link out of range (a snapshot not yet checked) reads as none.
+            let wildcard = match node.wildcard {
+                NO_NODE => NodeData::default(),
+                child => nodes
+                    .get(child as usize)
+                    .map(NodeData::of)
+                    .unwrap_or_default(),
+            };
+            let wire = name_of(&data);
+            let hash = index.hash(wire);
+            let tag = tag_of(hash);
+            let mut at = hash as usize & index.mask;
+            loop {
+                let slot = &index.slots[at];
+                if slot.tag == 0 {
+                    break;
+                }
+                if slot.tag == tag && name_of(&slot.node) == wire {
+                    return Err(DuplicateName(number as u32));
+                }
+                at = (at + 1) & index.mask;
+            }
+            index.slots[at] = Slot {
+                tag,
+                hot_tails: first_tails(&data)
+                    .or_else(|| first_tails(&wildcard))
+                    .unwrap_or(0),
+                node: data,
+                wildcard,
+            };
+        }
+        Ok(index)
+    }
+
+    /// The hash of a lowercase wire-form name.
+    #[inline]
+    pub(super) fn hash(&self, wire: &[u8]) -> u64 {
+        self.hasher.hash_one(wire)
+    }
+
+    /// Asks the CPU for the slot a name of this hash starts probing at,
+    /// without waiting for it.
+    #[inline]
+    pub(super) fn prefetch(&self, hash: u64) {
+        crate::memory::prefetch(&self.slots[hash as usize & self.mask]);
+    }
+
+    /// The slot whose tag matches `hash` and for which `is_the_name` says
+    /// yes (it compares the names).
+    #[inline]
+    pub(super) fn find(
+        &self,
+        hash: u64,
+        mut is_the_name: impl FnMut(&Slot) -> bool,
+    ) -> Option<&Slot> {
+        let tag = tag_of(hash);
+        let mut at = hash as usize & self.mask;
+        loop {
+            let slot = &self.slots[at];
+            if slot.tag == tag && is_the_name(slot) {
+                return Some(slot);
+            }
+            if slot.tag == 0 {
+                return None;
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+
+    /// Whether prefetching pays: only when the slots do not all stay in
+    /// a core's own caches (below that, asking for lines already there
+    /// costs more than it saves: measured at 1k names, see `mix/batch*`
+    /// in `benches/respond.rs`).
+    #[inline]
+    pub(super) fn worth_prefetching(&self) -> bool {
+        self.heap_bytes() > PREFETCH_ABOVE
+    }
+
+    /// Heap bytes held.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.slots.len() * size_of::<Slot>()
+    }
+}
+
+/// Index size above which lookups prefetch: about a core's L2 cache.
+const PREFETCH_ABOVE: usize = 1 << 21;
+
+/// The tag kept in a slot: the hash's high half (the low bits chose the
+/// slot), never 0.
+#[inline]
+fn tag_of(hash: u64) -> u32 {
+    ((hash >> 32) as u32).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(names: &mut Vec<u8>, wire: &[u8], rrset_start: u32, rrset_count: u16) -> Node {
+        let name_start = names.len() as u32;
+        names.extend_from_slice(wire);
+        Node {
+            name_start,
+            name_len: wire.len() as u8,
+            rrset_count,
+            target_rrset_count: 0,
+            rrset_start,
+            wildcard: NO_NODE,
+        }
+    }
+
+    fn rrset(tail_start: u32) -> RrSet {
+        RrSet {
+            rtype: xcc_wire::RType::A,
+            count: 1,
+            tail_start,
+            tail_len: 14,
+        }
+    }
+
+    fn find<'i>(index: &'i NameIndex, names: &[u8], wire: &[u8]) -> Option<&'i Slot> {
+        index.find(index.hash(wire), |slot| {
+            let start = slot.node.name_start as usize;
+            &names[start..start + usize::from(slot.node.name_len)] == wire
+        })
+    }
+
+    #[test]
+    fn finds_every_name_and_nothing_else_at_any_fill() {
+        for count in [0usize, 1, 2, 3, 7, 100, 1000] {
+            let mut names = Vec::new();
+            let mut wires = Vec::new();
+            let nodes: Vec<Node> = (0..count)
+                .map(|i| {
+                    let label = format!("n{i}");
+                    let mut wire = vec![label.len() as u8];
+                    wire.extend_from_slice(label.as_bytes());
+                    wire.extend_from_slice(b"\x04test\x00");
+                    let node = node(&mut names, &wire, 0, 0);
+                    wires.push(wire);
+                    node
+                })
+                .collect();
+            let index = NameIndex::build(&nodes, &names, &[]).expect("distinct names");
+            assert!(index.slots.len() * 2 >= count * 3, "{count} names");
+            for (i, wire) in wires.iter().enumerate() {
+                let slot = find(&index, &names, wire).expect("indexed");
+                assert_eq!(slot.node, NodeData::of(&nodes[i]));
+            }
+            assert!(find(&index, &names, b"\x07missing\x04test\x00").is_none());
+            assert!(find(&index, &names, b"\x00").is_none());
+        }
+    }
+
+    #[test]
+    fn refuses_a_name_seen_twice() {
+        let mut names = Vec::new();
+        let nodes = [
+            node(&mut names, b"\x01a\x00", 0, 0),
+            node(&mut names, b"\x01b\x00", 0, 0),
+            node(&mut names, b"\x01a\x00", 0, 0),
+        ];
+        assert_eq!(
+            NameIndex::build(&nodes, &names, &[]).unwrap_err(),
+            DuplicateName(2)
+        );
+    }
+
+    #[test]
+    fn a_slot_carries_the_wildcard_child_and_the_tails_to_fetch_first() {
+        let mut names = Vec::new();
+        let rrsets = [rrset(100), rrset(200)];
+        let mut parent = node(&mut names, b"\x01p\x00", 0, 0);
+        let child = node(&mut names, b"\x01*\x01p\x00", 0, 1);
+        let owner = node(&mut names, b"\x01q\x00", 1, 1);
+        parent.wildcard = 1;
+        let nodes = [parent, child, owner];
+        let index = NameIndex::build(&nodes, &names, &rrsets).expect("distinct names");
+
+        let slot = find(&index, &names, b"\x01p\x00").expect("parent");
+        assert_eq!(slot.wildcard, NodeData::of(&child));
+        // An empty non-terminal: the wildcard's tails are the hot ones.
+        assert_eq!(slot.hot_tails, 100);
+        let slot = find(&index, &names, b"\x01q\x00").expect("owner");
+        assert!(!slot.wildcard.exists());
+        assert_eq!(slot.hot_tails, 200);
+        assert_eq!(
+            find(&index, &names, b"\x01*\x01p\x00")
+                .expect("child")
+                .hot_tails,
+            100
+        );
+    }
+
+    #[test]
+    fn slots_never_straddle_a_cache_line() {
+        assert_eq!(size_of::<Slot>(), 32);
+        assert_eq!(align_of::<Slot>(), 32);
+        let index = NameIndex::empty();
+        assert_eq!(index.slots.as_ptr() as usize % 32, 0);
+    }
+}
