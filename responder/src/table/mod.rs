@@ -4,7 +4,7 @@
 //! A [`Table`] holds one or more [`Zone`]s. A zone keeps every name it knows
 //! (owners, and the empty non-terminals their labels imply) as lowercase
 //! wire-form keys in one byte arena, found through a flat hash index whose
-//! slots carry each node and its wildcard child ([`index`]), so that a
+//! slots carry each node and its wildcard child (module `index`), so that a
 //! lookup costs one hash per label walked no matter how many names there
 //! are, and a name found costs no further step to its node. Each node lists its RRsets; each RRset's records are
 //! stored pre-encoded as *tails* (TYPE, CLASS, TTL, RDLENGTH, RDATA, the owner
