@@ -4,9 +4,10 @@
 //! Why not a general hash map: on a table of a million names every step of
 //! a lookup is a cache miss, and the misses of one lookup come one after
 //! the other. Here the slot a name starts probing at is a pure function of
-//! its hash, so the lookup can ask for the slots of the query name *and*
-//! of its parent (where a wildcard answer comes from) before reading
-//! either, and the two misses overlap. A slot is 32 bytes, aligned so that
+//! its hash, so the slots a lookup will read (its parent's, where a
+//! wildcard answer comes from, and the name's own) can be asked for before
+//! any is read, for a whole batch of queries at once, and the misses
+//! overlap. A slot is 32 bytes, aligned so that
 //! it never straddles a cache line, and holds everything the answer needs
 //! next: a tag of the hash, the node (where its name and RRsets are) and
 //! its wildcard child `*.<name>`, so that a wildcard answer costs no step

@@ -6,18 +6,19 @@
 //! wire-form keys in one byte arena, found through a flat hash index whose
 //! slots carry each node and its wildcard child (module `index`), so that a
 //! lookup costs one hash per label walked no matter how many names there
-//! are, and a name found costs no further step to its node. Each node lists its RRsets; each RRset's records are
-//! stored pre-encoded as *tails* (TYPE, CLASS, TTL, RDLENGTH, RDATA, the owner
-//! left out), so that answering is writing a two-byte pointer to the
-//! question name followed by a copy ([`xcc_wire::MessageWriter::push_rrset_tails`]).
-//! A CNAME to a name outside every zone may carry its target's current
-//! addresses (`targetAddresses`): they are stored as RRsets too, right after
-//! the node's own, counted apart so that they never answer for the node.
+//! are, and a name found costs no further step to its node. Each node lists
+//! its RRsets; each RRset's records are stored pre-encoded as *tails* (TYPE,
+//! CLASS, TTL, RDLENGTH, RDATA, the owner left out), so that answering is
+//! writing a two-byte pointer to the question name followed by a copy
+//! ([`xcc_wire::MessageWriter::push_rrset_tails`]). A CNAME to a name
+//! outside every zone may carry its target's current addresses
+//! (`targetAddresses`): they are stored as RRsets too, right after the
+//! node's own, counted apart so that they never answer for the node.
 //!
 //! Layout: [`build`] validates records and makes tables, [`lookup`] finds
-//! names (RFC 1034 §4.3.2, RFC 4592) through the `index`, [`handle`] shares the current table
-//! between workers and swaps it, [`snapshot`] writes a built table to a
-//! checked binary file and reads it back.
+//! names (RFC 1034 §4.3.2, RFC 4592) through the `index`, [`handle`]
+//! shares the current table between workers and swaps it, [`snapshot`]
+//! writes a built table to a checked binary file and reads it back.
 
 pub mod build;
 pub mod handle;
