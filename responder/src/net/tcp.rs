@@ -214,6 +214,9 @@ impl Connection {
                     close = true; // a zero length: nothing to answer
                     break;
                 };
+                // Whatever follows this query in the buffer is a new one,
+                // whose time starts when it is waited for.
+                partial_since = None;
                 let table = self.handle.load();
                 let outcome = respond(
                     &input.buf[range],
@@ -258,7 +261,6 @@ impl Connection {
             // Wait for more: between queries, the idle timeout or shutdown;
             // within one, what is left of the query timeout.
             let read_more = if input.is_empty() {
-                partial_since = None;
                 tokio::select! {
                     read = timeout(self.limits.idle_timeout, read.read(input.spare())) => read,
                     _ = shutdown.wait_for(|stop| *stop) => break,
@@ -275,9 +277,6 @@ impl Connection {
                     self.metrics.tcp.timed_out.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
-            }
-            if input.is_empty() {
-                partial_since = None;
             }
         }
         let _ = write.shutdown().await;
