@@ -1314,7 +1314,7 @@ impl ZoneDraft {
         zone.nodes.shrink_to_fit();
         zone.names.shrink_to_fit();
         zone.index_nodes()
-            .expect("the builder makes one node per name");
+            .expect("the builder makes one node per name, and every ancestor");
 
         // The negative SOA: the same record, TTL min(SOA TTL, MINIMUM).
         let negative_ttl = config.ttl.min(config.minimum);

@@ -82,9 +82,14 @@ pub(super) struct NameIndex {
     hasher: foldhash::fast::RandomState,
 }
 
-/// Two nodes had the same name: the second one's number.
+/// Why nodes cannot be indexed; each names the node (its number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct DuplicateName(pub u32);
+pub(super) enum IndexError {
+    /// The node has the name of an earlier one.
+    DuplicateName(u32),
+    /// The node is not the apex and its parent is not a node.
+    MissingParent(u32),
+}
 
 impl NameIndex {
     /// An index with no names (every lookup misses).
@@ -97,13 +102,16 @@ impl NameIndex {
     }
 
     /// Indexes `nodes`, whose names must lie in `names`; fails on the first
-    /// name seen twice. Wildcard links and RRset numbers need not be
-    /// checked yet: out of range, they read as no node and no tails.
+    /// name seen twice, or on a node other than the `apex` whose parent is
+    /// not a node (every ancestor of a name must be one, which the lookup
+    /// relies on). Wildcard links and RRset numbers need not be checked
+    /// yet: out of range, they read as no node and no tails.
     pub(super) fn build(
         nodes: &[Node],
         names: &[u8],
         rrsets: &[RrSet],
-    ) -> Result<Self, DuplicateName> {
+        apex: &[u8],
+    ) -> Result<Self, IndexError> {
         // At most two thirds full: linear probing stays short (1.5 slots
         // for a name found, 2–3 for a miss, mostly in one cache line).
         let wanted = (nodes.len() + nodes.len().div_ceil(2)).max(2);
@@ -143,7 +151,7 @@ impl NameIndex {
                     break;
                 }
                 if slot.tag == tag && name_of(&slot.node) == wire {
-                    return Err(DuplicateName(number as u32));
+                    return Err(IndexError::DuplicateName(number as u32));
                 }
                 at = (at + 1) & index.mask;
             }
@@ -157,16 +165,22 @@ impl NameIndex {
                 wildcard,
             };
         }
-        // Mark every node that has a child other than its wildcard; the
-        // apex's parent is outside the zone, never found.
-        for node in nodes {
+        // Every node's parent exists (the apex's is outside the zone), and
+        // is marked when it has a child other than its wildcard.
+        for (number, node) in nodes.iter().enumerate() {
             let wire = name_of(&NodeData::of(node));
-            if wire.len() <= 1 || wire.starts_with(WILDCARD_LABEL) {
+            if wire == apex {
                 continue;
             }
-            let parent = &wire[1 + usize::from(wire[0])..];
+            let parent = wire
+                .first()
+                .and_then(|&label| wire.get(1 + usize::from(label)..))
+                .unwrap_or_default();
             let hash = index.hash(parent);
-            if let Some(at) = index.position(hash, |slot| name_of(&slot.node) == parent) {
+            let Some(at) = index.position(hash, |slot| name_of(&slot.node) == parent) else {
+                return Err(IndexError::MissingParent(number as u32));
+            };
+            if !wire.starts_with(WILDCARD_LABEL) {
                 index.slots[at].has_other_children = true;
             }
         }
@@ -285,8 +299,9 @@ mod tests {
         for count in [0usize, 1, 2, 3, 7, 100, 1000] {
             let mut names = Vec::new();
             let mut wires = Vec::new();
-            let nodes: Vec<Node> = (0..count)
-                .map(|i| {
+            let apex = node(&mut names, b"\x04test\x00", 0, 0);
+            let nodes: Vec<Node> = std::iter::once(apex)
+                .chain((0..count).map(|i| {
                     let label = format!("n{i}");
                     let mut wire = vec![label.len() as u8];
                     wire.extend_from_slice(label.as_bytes());
@@ -294,14 +309,16 @@ mod tests {
                     let node = node(&mut names, &wire, 0, 0);
                     wires.push(wire);
                     node
-                })
+                }))
                 .collect();
-            let index = NameIndex::build(&nodes, &names, &[]).expect("distinct names");
-            assert!(index.slots.len() * 2 >= count * 3, "{count} names");
+            let index =
+                NameIndex::build(&nodes, &names, &[], b"\x04test\x00").expect("a valid tree");
+            assert!(index.slots.len() * 2 >= nodes.len() * 3, "{count} names");
             for (i, wire) in wires.iter().enumerate() {
                 let slot = find(&index, &names, wire).expect("indexed");
-                assert_eq!(slot.node, NodeData::of(&nodes[i]));
+                assert_eq!(slot.node, NodeData::of(&nodes[i + 1]));
             }
+            assert!(find(&index, &names, b"\x04test\x00").is_some());
             assert!(find(&index, &names, b"\x07missing\x04test\x00").is_none());
             assert!(find(&index, &names, b"\x00").is_none());
         }
@@ -311,13 +328,34 @@ mod tests {
     fn refuses_a_name_seen_twice() {
         let mut names = Vec::new();
         let nodes = [
+            node(&mut names, b"\x00", 0, 0),
             node(&mut names, b"\x01a\x00", 0, 0),
             node(&mut names, b"\x01b\x00", 0, 0),
             node(&mut names, b"\x01a\x00", 0, 0),
         ];
         assert_eq!(
-            NameIndex::build(&nodes, &names, &[]).unwrap_err(),
-            DuplicateName(2)
+            NameIndex::build(&nodes, &names, &[], b"\x00").unwrap_err(),
+            IndexError::DuplicateName(3)
+        );
+    }
+
+    #[test]
+    fn refuses_a_node_whose_parent_is_not_a_node() {
+        let mut names = Vec::new();
+        let nodes = [
+            node(&mut names, b"\x04test\x00", 0, 0),
+            node(&mut names, b"\x01a\x04test\x00", 0, 0),
+            node(&mut names, b"\x01b\x07missing\x04test\x00", 0, 0),
+        ];
+        assert_eq!(
+            NameIndex::build(&nodes, &names, &[], b"\x04test\x00").unwrap_err(),
+            IndexError::MissingParent(2)
+        );
+        // The apex alone has no parent in the zone.
+        assert!(NameIndex::build(&nodes[..2], &names, &[], b"\x04test\x00").is_ok());
+        assert_eq!(
+            NameIndex::build(&nodes[..2], &names, &[], b"\x01a\x04test\x00").unwrap_err(),
+            IndexError::MissingParent(0)
         );
     }
 
@@ -325,12 +363,13 @@ mod tests {
     fn a_slot_carries_the_wildcard_child_and_the_tails_to_fetch_first() {
         let mut names = Vec::new();
         let rrsets = [rrset(100), rrset(200)];
+        let root = node(&mut names, b"\x00", 0, 0);
         let mut parent = node(&mut names, b"\x01p\x00", 0, 0);
         let child = node(&mut names, b"\x01*\x01p\x00", 0, 1);
         let owner = node(&mut names, b"\x01q\x00", 1, 1);
-        parent.wildcard = 1;
-        let nodes = [parent, child, owner];
-        let index = NameIndex::build(&nodes, &names, &rrsets).expect("distinct names");
+        parent.wildcard = 2;
+        let nodes = [root, parent, child, owner];
+        let index = NameIndex::build(&nodes, &names, &rrsets, b"\x00").expect("a valid tree");
 
         let slot = find(&index, &names, b"\x01p\x00").expect("parent");
         assert_eq!(slot.wildcard, NodeData::of(&child));
@@ -359,7 +398,7 @@ mod tests {
             node(&mut names, b"\x03api\x04both\x00", 0, 0),
             node(&mut names, b"\x04leaf\x00", 0, 0),
         ];
-        let index = NameIndex::build(&nodes, &names, &[]).expect("distinct names");
+        let index = NameIndex::build(&nodes, &names, &[], b"\x00").expect("a valid tree");
         let other = |wire: &[u8]| {
             find(&index, &names, wire)
                 .expect("indexed")

@@ -145,9 +145,6 @@ impl Zone {
         let parent_at = 1 + usize::from(wire[0]);
         let parent = &wire[parent_at..];
         let parent_hash = self.index.hash(parent);
-        if self.index.worth_prefetching() {
-            self.index.prefetch(parent_hash);
-        }
         match self.find_slot(parent, parent_hash, Want::Wildcard) {
             None => self.walk_up(wire, parent_at, below_apex - 1),
             Some(encloser)

@@ -278,9 +278,9 @@ impl Zone {
     }
 
     /// Builds [`Zone::index`] over every node, now that nodes and RRsets
-    /// are final; fails on a name seen twice.
-    fn index_nodes(&mut self) -> Result<(), index::DuplicateName> {
-        self.index = NameIndex::build(&self.nodes, &self.names, &self.rrsets)?;
+    /// are final; fails on a name seen twice or a node without its parent.
+    fn index_nodes(&mut self) -> Result<(), index::IndexError> {
+        self.index = NameIndex::build(&self.nodes, &self.names, &self.rrsets, self.apex.as_wire())?;
         Ok(())
     }
 

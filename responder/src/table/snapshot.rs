@@ -49,6 +49,7 @@
 use std::fmt;
 use xcc_wire::{Name, NameBuf, RType, Txt};
 
+use super::index::IndexError;
 use super::{Chaos, NO_NODE, NameIndex, Node, RrSet, Table, Zone, wire_is_at_or_below};
 
 /// The first eight octets of every snapshot; the last is the format
@@ -364,11 +365,14 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
             return Err(invalid("node name outside its zone"));
         }
     }
-    // Unique: building the index finds a name seen twice. (Wildcard links
-    // and RRset ranges are checked below; the index reads them with care.)
-    zone.index_nodes()
-        .map_err(|_| invalid("two nodes with the same name"))?;
-    // Structure: the apex, parents, wildcard links, RRsets and tails.
+    // Unique, and every node's parent a node: building the index finds a
+    // name seen twice and a missing parent. (Wildcard links and RRset
+    // ranges are checked below; the index reads them with care.)
+    zone.index_nodes().map_err(|error| match error {
+        IndexError::DuplicateName(_) => invalid("two nodes with the same name"),
+        IndexError::MissingParent(_) => invalid("a node's parent is missing"),
+    })?;
+    // Structure: the apex, wildcard links, RRsets and tails.
     let apex = zone
         .find(&apex_wire)
         .ok_or(invalid("the apex has no node"))?;
@@ -383,9 +387,6 @@ fn check_zone(zone: &mut Zone) -> Result<(), SnapshotError> {
     for index in 0..zone.nodes.len() as u32 {
         let node = zone.nodes[index as usize];
         let name = zone.node_name(index);
-        if index != zone.apex_node && zone.find(&name[1 + usize::from(name[0])..]).is_none() {
-            return Err(invalid("a node's parent is missing"));
-        }
         if node.wildcard != NO_NODE {
             if node.wildcard as usize >= zone.nodes.len() {
                 return Err(invalid("wildcard link out of range"));
@@ -702,6 +703,39 @@ mod tests {
         let types = |rrsets: &[RrSet]| rrsets.iter().map(|r| r.rtype).collect::<Vec<_>>();
         assert_eq!(types(gateway.rrsets()), [RType::CNAME]);
         assert_eq!(types(gateway.target_rrsets()), [RType::A, RType::AAAA]);
+    }
+
+    /// A name tree the lookup could not walk is refused, each fault with
+    /// its own message: two nodes of one name, a node whose parent is not
+    /// a node (the lookup takes a missing parent for a missing name).
+    #[test]
+    fn snapshots_with_a_broken_name_tree_are_rejected_with_a_message() {
+        let invalid = |edit: &dyn Fn(&mut Zone)| {
+            let mut table = fixture();
+            edit(&mut table.zones[0]);
+            match decode(&encode(&table)) {
+                Err(SnapshotError::Invalid(message)) => message,
+                other => panic!("expected an invalid snapshot, got {other:?}"),
+            }
+        };
+        let table = fixture();
+        let www = node_index(&table, "www.xcc.test");
+        let gateway = node_index(&table, GATEWAY_B);
+
+        let message = invalid(&|zone| {
+            zone.nodes[www].name_start = zone.nodes[gateway].name_start;
+            zone.nodes[www].name_len = zone.nodes[gateway].name_len;
+        });
+        assert_eq!(message, "two nodes with the same name");
+        let message = invalid(&|zone| {
+            let orphan = b"\x01a\x07missing\x03xcc\x04test\x00";
+            zone.nodes[www].name_start = zone.names.len() as u32;
+            zone.nodes[www].name_len = orphan.len() as u8;
+            zone.names.extend_from_slice(orphan);
+        });
+        assert_eq!(message, "a node's parent is missing");
+        // Untouched, the same table decodes.
+        assert!(decode(&encode(&table)).is_ok());
     }
 
     /// Target data that does not have the shape the answer engine relies
