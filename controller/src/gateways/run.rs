@@ -435,9 +435,8 @@ async fn reconcile(
 
 /// The GatewayDNS objects that fit the type; the ones that do not are
 /// skipped and the rest are planned as usual. Each invalid object version
-/// is logged once
-/// (`logged` remembers them across passes and forgets the ones gone), and
-/// the gauge says how many there are now.
+/// is logged once (`logged` remembers them across passes and forgets the
+/// ones gone), and the gauge says how many there are now.
 fn decode_gateways(
     objects: &[Arc<DynamicObject>],
     metrics: &GatewaysMetrics,
