@@ -21,7 +21,12 @@
 //! parsed into loosely typed documents (`RawDoc`: only the top-level keys
 //! are looked at, every value is kept as a generic [`serde_json::Value`]);
 //! then each document is checked on its own and turned into a
-//! [`DnsRecordManifest`]. A document that is not a valid `DNSRecord` (wrong
+//! [`DnsRecordManifest`]. In JSON, the items of a list and the elements of
+//! a top-level array are only delimited while the file is parsed (kept as
+//! slices of the text, [`RawValue`]) and parsed one at a time when loaded:
+//! straight into a manifest when the item is one, and through the generic
+//! path, which words the message, when it is not. A million-item `kubectl
+//! get -o json` file thus never holds a million parsed objects at once. A document that is not a valid `DNSRecord` (wrong
 //! `kind` or `apiVersion`, a schema error, an unknown field in the spec) is
 //! reported as [`Rejection::NotARecord`] naming the file, the document
 //! (counted from 1, empty YAML documents not counted; the elements of a
@@ -35,9 +40,6 @@
 //! explicitly empty list (`[]`, or a `List` with no items) is a valid,
 //! empty records file.
 //!
-//! Only the top-level structure is held in memory as generic values while
-//! parsing, not each record, so that the benchmark's million-record files
-//! load in bounded memory.
 
 use std::fmt;
 use std::io;
@@ -48,6 +50,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use xcc_wire::NameBuf;
 
 use super::model::{API_VERSION, DEFAULT_TTL, DnsRecordManifest, DnsRecordSpec, KIND, ObjectMeta};
@@ -212,20 +215,25 @@ fn is_json(text: &str) -> bool {
 }
 
 /// Parses `text` into its documents, without interpreting them.
-fn parse_documents(text: &str, file: Option<&str>) -> Result<Vec<RawDoc>, LoadError> {
+fn parse_documents<'a>(text: &'a str, file: Option<&str>) -> Result<Vec<RawDoc<'a>>, LoadError> {
     let syntax = |message: String| LoadError::Syntax {
         file: file.map(str::to_owned),
         message,
     };
     if is_json(text) {
-        let text = text.trim_start_matches('\u{feff}');
-        return match serde_json::from_str::<RawDoc>(text) {
-            Ok(RawDoc::Null) => Ok(Vec::new()),
-            Ok(document) => Ok(vec![document]),
-            Err(e) => Err(syntax(e.to_string())),
+        let text = text.trim_start_matches('\u{feff}').trim_start();
+        // A top-level array's elements and a list's items are delimited,
+        // not parsed (see the module docs).
+        let document = if text.starts_with('[') {
+            serde_json::from_str::<Vec<&RawValue>>(text)
+                .map(|elements| RawDoc::Array(elements.into_iter().map(RawDoc::Json).collect()))
+        } else {
+            serde_json::from_str::<RawObject<&RawValue>>(text)
+                .map(|object| RawDoc::Object(Box::new(object.map_items(RawDoc::Json))))
         };
+        return document.map(|d| vec![d]).map_err(|e| syntax(e.to_string()));
     }
-    serde_saphyr::from_multiple_with_options::<RawDoc>(text, yaml_options(text.len()))
+    serde_saphyr::from_multiple_with_options::<RawDoc<'_>>(text, yaml_options(text.len()))
         .map(|documents| {
             documents
                 .into_iter()
@@ -256,11 +264,14 @@ fn yaml_options(input_len: usize) -> serde_saphyr::Options {
 
 /// A document as parsed, before it is known what it is.
 #[derive(Debug)]
-enum RawDoc {
+enum RawDoc<'a> {
     /// A mapping: a manifest, a list, or a benchmark zone.
-    Object(Box<RawObject>),
+    Object(Box<RawObject<Self>>),
     /// A sequence of documents.
     Array(Vec<Self>),
+    /// JSON text not parsed yet: an item of a list, or an element of a
+    /// top-level array (see the module docs).
+    Json(&'a RawValue),
     /// Null or empty.
     Null,
     /// Anything else; what it is, for the message.
@@ -271,15 +282,17 @@ enum RawDoc {
 /// (the status of a `kubectl get -o yaml` object, say). Values are generic
 /// except for the two lists, which are read entry by entry so that each
 /// entry can fail on its own.
+///
+/// `I` is what the items of a list are: documents, or (JSON) their text.
 #[derive(Debug, Default, Deserialize)]
-struct RawObject {
+struct RawObject<I> {
     #[serde(rename = "apiVersion")]
     api_version: Option<Value>,
     kind: Option<Value>,
     metadata: Option<Value>,
     spec: Option<Value>,
     /// A `List`'s items.
-    items: Option<MaybeList<RawDoc>>,
+    items: Option<MaybeList<I>>,
     /// The benchmark format's record sets.
     records: Option<MaybeList<Lenient<BenchEntry>>>,
     /// The benchmark format's zone header.
@@ -288,82 +301,104 @@ struct RawObject {
     ns: Option<Value>,
 }
 
-impl<'de> Deserialize<'de> for RawDoc {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RawDocVisitor)
+impl<I> RawObject<I> {
+    /// The same object, its items turned into `J`s.
+    fn map_items<J>(self, item: impl FnMut(I) -> J) -> RawObject<J> {
+        RawObject {
+            api_version: self.api_version,
+            kind: self.kind,
+            metadata: self.metadata,
+            spec: self.spec,
+            items: self.items.map(|items| match items {
+                MaybeList::List(items) => MaybeList::List(items.into_iter().map(item).collect()),
+                MaybeList::Not(what) => MaybeList::Not(what),
+            }),
+            records: self.records,
+            zone: self.zone,
+            soa: self.soa,
+            ns: self.ns,
+        }
     }
 }
 
-struct RawDocVisitor;
+// Deserializing never borrows (`RawDoc::Json` is only made by
+// `parse_documents`), so any `'a` will do.
+impl<'de, 'a> Deserialize<'de> for RawDoc<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawDocVisitor(PhantomData))
+    }
+}
 
-impl<'de> Visitor<'de> for RawDocVisitor {
-    type Value = RawDoc;
+struct RawDocVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de, 'a> Visitor<'de> for RawDocVisitor<'a> {
+    type Value = RawDoc<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a document")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDoc, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let object = RawObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
         Ok(RawDoc::Object(Box::new(object)))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawDoc, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut documents = Vec::new();
-        while let Some(document) = seq.next_element::<RawDoc>()? {
+        while let Some(document) = seq.next_element::<RawDoc<'_>>()? {
             documents.push(document);
         }
         Ok(RawDoc::Array(documents))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<RawDoc, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(RawDoc::Null)
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<RawDoc, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(RawDoc::Null)
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawDoc, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         RawDoc::deserialize(deserializer)
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(
         self,
         deserializer: D,
-    ) -> Result<RawDoc, D::Error> {
+    ) -> Result<Self::Value, D::Error> {
         RawDoc::deserialize(deserializer)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawDoc, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("a boolean"))
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawDoc, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("a number"))
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawDoc, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("a number"))
     }
 
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<RawDoc, E> {
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("a number"))
     }
 
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<RawDoc, E> {
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("a number"))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawDoc, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("a number"))
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<RawDoc, E> {
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("a string"))
     }
 
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<RawDoc, E> {
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
         Ok(RawDoc::Scalar("binary data"))
     }
 }
@@ -493,16 +528,27 @@ impl<'a> Loader<'a> {
     fn new(
         file: Option<&'a str>,
         config: &TableConfig,
-        documents: &[RawDoc],
+        documents: &[RawDoc<'_>],
     ) -> Result<Self, LoadError> {
         let mut config = config.clone();
         let mut bench_ns = Vec::new();
         // Zones defined by a document of this file, to refuse a second one.
         let mut defined: Vec<NameBuf> = Vec::new();
         let mut number = 0;
-        for_each_document(documents, &mut number, &mut |document, raw| {
-            let RawDoc::Object(object) = raw else {
-                return Ok(());
+        for_each_document(file, documents, &mut number, &mut |document, raw| {
+            let parsed;
+            let object = match raw {
+                RawDoc::Object(object) => object,
+                // Benchmark zones are rare: only the JSON documents that
+                // have `records` are parsed here.
+                RawDoc::Json(text) if has_records(text) => {
+                    parsed = parse_json(file, text)?;
+                    match &parsed {
+                        RawDoc::Object(object) => object,
+                        _ => return Ok(()),
+                    }
+                }
+                _ => return Ok(()),
             };
             if object.records.is_none() {
                 return Ok(());
@@ -574,12 +620,13 @@ impl<'a> Loader<'a> {
     }
 
     /// Adds every document's records and builds the table.
-    fn load(mut self, documents: &[RawDoc]) -> Result<Built, LoadError> {
+    fn load(mut self, documents: &[RawDoc<'_>]) -> Result<Built, LoadError> {
         for (document, apex, ttl, ns) in std::mem::take(&mut self.bench_ns) {
             self.add_bench_ns(document, apex, ttl, &ns);
         }
         let mut number = 0;
-        for_each_document(documents, &mut number, &mut |document, raw| {
+        let file = self.file;
+        for_each_document(file, documents, &mut number, &mut |document, raw| {
             self.add_document(document, raw);
             Ok(())
         })?;
@@ -595,9 +642,10 @@ impl<'a> Loader<'a> {
         Ok(built)
     }
 
-    fn add_document(&mut self, document: usize, raw: &RawDoc) {
+    fn add_document(&mut self, document: usize, raw: &RawDoc<'_>) {
         match raw {
             RawDoc::Object(object) => self.add_object(document, object),
+            RawDoc::Json(text) => self.add_json(document, None, text),
             RawDoc::Scalar(what) => {
                 let source = self.source(document, None);
                 self.builder.reject(
@@ -611,7 +659,39 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn add_object(&mut self, document: usize, object: &RawObject) {
+    /// Adds a JSON document, or the `index`-th item of a list: straight
+    /// into the builder when it is a valid manifest, else through the
+    /// generic path that says what is wrong with it.
+    fn add_json(&mut self, document: usize, item: Option<usize>, text: &RawValue) {
+        if let Ok(manifest) = serde_json::from_str::<TypedManifest<'_>>(text.get())
+            && manifest.is_a_record()
+        {
+            let object_ref = object_ref_of(&manifest.metadata.unwrap_or_default());
+            let source = self.source(document, object_ref);
+            if self.builder.add_spec(&manifest.spec, source).is_ok() {
+                self.added += 1;
+            }
+            return;
+        }
+        match serde_json::from_str::<RawDoc<'_>>(text.get()) {
+            Ok(raw) => match item {
+                Some(index) => self.add_list_item(document, index, &raw),
+                None => self.add_document(document, &raw),
+            },
+            // Only what the generic path refuses too: a repeated key.
+            Err(e) => {
+                let message = match item {
+                    Some(index) => format!("items[{index}]: {e}"),
+                    None => e.to_string(),
+                };
+                let source = self.source(document, None);
+                self.builder
+                    .reject(source, None, Rejection::NotARecord(message));
+            }
+        }
+    }
+
+    fn add_object(&mut self, document: usize, object: &RawObject<RawDoc<'_>>) {
         if let Some(records) = &object.records {
             if let MaybeList::List(entries) = records {
                 for (index, entry) in entries.iter().enumerate() {
@@ -647,9 +727,10 @@ impl<'a> Loader<'a> {
         self.add_manifest(document, object, None);
     }
 
-    fn add_list_item(&mut self, document: usize, index: usize, item: &RawDoc) {
+    fn add_list_item(&mut self, document: usize, index: usize, item: &RawDoc<'_>) {
         match item {
             RawDoc::Object(object) => self.add_manifest(document, object, Some(index)),
+            RawDoc::Json(text) => self.add_json(document, Some(index), text),
             RawDoc::Null => {}
             RawDoc::Scalar(what) => {
                 let source = self.source(document, None);
@@ -672,7 +753,12 @@ impl<'a> Loader<'a> {
 
     /// Adds one manifest; `item` is its index when it is an item of a
     /// `List`.
-    fn add_manifest(&mut self, document: usize, object: &RawObject, item: Option<usize>) {
+    fn add_manifest(
+        &mut self,
+        document: usize,
+        object: &RawObject<RawDoc<'_>>,
+        item: Option<usize>,
+    ) {
         let object_ref = object_ref(object.metadata.as_ref());
         let owner = object
             .spec
@@ -773,15 +859,23 @@ impl<'a> Loader<'a> {
 
 /// Calls `f` with each document and its number (from 1), flattening
 /// top-level arrays (each element counts as a document) and skipping nulls.
+/// A JSON element is passed on unparsed when it is an object.
 fn for_each_document(
-    documents: &[RawDoc],
+    file: Option<&str>,
+    documents: &[RawDoc<'_>],
     number: &mut usize,
-    f: &mut dyn FnMut(usize, &RawDoc) -> Result<(), LoadError>,
+    f: &mut dyn FnMut(usize, &RawDoc<'_>) -> Result<(), LoadError>,
 ) -> Result<(), LoadError> {
     for document in documents {
         match document {
-            RawDoc::Array(inner) => for_each_document(inner, number, f)?,
+            RawDoc::Array(inner) => for_each_document(file, inner, number, f)?,
             RawDoc::Null => *number += 1,
+            // A scalar, a null or a nested array: parsed, to be counted and
+            // flattened like the others.
+            RawDoc::Json(text) if !text.get().trim_start().starts_with('{') => {
+                let parsed = parse_json(file, text)?;
+                for_each_document(file, std::slice::from_ref(&parsed), number, f)?;
+            }
             other => {
                 *number += 1;
                 f(*number, other)?;
@@ -791,9 +885,61 @@ fn for_each_document(
     Ok(())
 }
 
+/// Parses a JSON element in full. Only the generic path's own refusals (a
+/// repeated key) fail here, as they failed the whole file before the
+/// element was delimited.
+fn parse_json<'a>(file: Option<&str>, text: &RawValue) -> Result<RawDoc<'a>, LoadError> {
+    serde_json::from_str(text.get()).map_err(|e| LoadError::Syntax {
+        file: file.map(str::to_owned),
+        message: e.to_string(),
+    })
+}
+
+/// Whether a JSON object has a `records` key: is a benchmark zone. What
+/// does not parse here is not one (it is rejected when loaded).
+fn has_records(text: &RawValue) -> bool {
+    /// The one key looked at; the others are skipped.
+    #[derive(Deserialize)]
+    struct Probe {
+        records: Option<IgnoredAny>,
+    }
+    serde_json::from_str::<Probe>(text.get()).is_ok_and(|probe| probe.records.is_some())
+}
+
+/// A JSON item read straight as a manifest: the fast path for the many
+/// valid ones. Whatever this accepts, [`manifest`] accepts alike; whatever
+/// it refuses goes the generic way, which words the message.
+#[derive(Deserialize)]
+struct TypedManifest<'a> {
+    #[serde(rename = "apiVersion", borrow)]
+    api_version: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    metadata: Option<ObjectMeta>,
+    spec: DnsRecordSpec,
+    /// Present, the object is a benchmark zone, not a manifest.
+    records: Option<IgnoredAny>,
+}
+
+impl TypedManifest<'_> {
+    /// Whether this is a `DNSRecord` manifest, as [`manifest`] decides.
+    fn is_a_record(&self) -> bool {
+        self.kind == KIND && self.api_version == API_VERSION && self.records.is_none()
+    }
+}
+
+/// `namespace/name` of typed metadata, as [`object_ref`] words it.
+fn object_ref_of(metadata: &ObjectMeta) -> Option<String> {
+    let name = metadata.name.as_deref()?;
+    match metadata.namespace.as_deref() {
+        Some(namespace) => Some(format!("{namespace}/{name}")),
+        None => Some(name.to_owned()),
+    }
+}
+
 /// Checks one object as a `DNSRecord` manifest; the message says what is
 /// wrong with it.
-fn manifest(object: &RawObject) -> Result<DnsRecordManifest, String> {
+fn manifest(object: &RawObject<RawDoc<'_>>) -> Result<DnsRecordManifest, String> {
     let kind = match &object.kind {
         Some(Value::String(kind)) => kind.clone(),
         Some(other) => return Err(format!("kind is {other}, expected {KIND}")),
@@ -1015,6 +1161,98 @@ mod tests {
             addresses(&built.table, "c.xcc.test"),
             Some(vec![ip("192.0.2.3")])
         );
+    }
+
+    /// The same text through the generic path: YAML reads JSON, and a
+    /// leading comment keeps the loader from taking it for JSON.
+    fn through_the_generic_path(json: &str) -> String {
+        format!("# read as YAML\n{json}")
+    }
+
+    /// Everything a load produced, to compare two loads: the table's bytes
+    /// and every problem as shown.
+    fn outcome(built: &Built) -> (Vec<u8>, Vec<String>) {
+        let problems = built.problems.iter().map(ToString::to_string).collect();
+        (crate::table::snapshot::encode(&built.table), problems)
+    }
+
+    #[test]
+    fn json_items_read_straight_load_as_the_generic_path_loads_them() {
+        let valid = |name: &str| json_record(name, "n", "192.0.2.1");
+        let items = [
+            valid("a.xcc.test"),
+            // Metadata absent, null, partial, with fields we ignore.
+            r#"{"apiVersion": "connectivity.tanzu.vmware.com/v1alpha1", "kind": "DNSRecord", "spec": {"name": "b.xcc.test", "addresses": ["192.0.2.2"]}}"#.to_owned(),
+            valid("c.xcc.test").replace(r#"{"name": "n", "namespace": "xcc-dns"}"#, "null"),
+            valid("d.xcc.test").replace(r#""name": "n", "#, ""),
+            valid("e.xcc.test").replace(r#""namespace": "xcc-dns""#, r#""namespace": "xcc-dns", "labels": {"a": "b"}, "uid": "1""#),
+            // Top-level keys we ignore; `records` in an item is one of them.
+            valid("f.xcc.test").replace(r#""kind""#, r#""status": {"x": [1]}, "records": [], "kind""#),
+            // Escapes and a TTL.
+            valid(r"g\u002excc.test").replace(r#""ttl": 60"#, r#""ttl": 7"#),
+            // Not records, each for its own reason.
+            valid("h.xcc.test").replace("DNSRecord", "ConfigMap"),
+            valid("i.xcc.test").replace(r#""DNSRecord""#, "5"),
+            valid("j.xcc.test").replace("v1alpha1", "v1alpha0"),
+            valid("k.xcc.test").replace(r#""kind": "DNSRecord","#, ""),
+            valid("l.xcc.test").replace(r#""ttl": 60"#, r#""ttl": 60, "tll": 1"#),
+            valid("m.xcc.test").replace(r#""ttl": 60"#, r#""ttl": "60""#),
+            valid("o.xcc.test").replace(r#""ttl": 60"#, r#""ttl": 1.5"#),
+            valid("p.xcc.test").replace(r#"["192.0.2.1"]"#, r#""192.0.2.1""#),
+            valid("q.xcc.test").replace("192.0.2.1", "192.0.2.999"),
+            valid("r.xcc.test").replace(r#""name": "n", "namespace": "xcc-dns""#, r#""name": 7"#),
+            r#"{"apiVersion": "connectivity.tanzu.vmware.com/v1alpha1", "kind": "DNSRecord", "metadata": {"name": "s"}}"#.to_owned(),
+            r#"{"apiVersion": "connectivity.tanzu.vmware.com/v1alpha1", "kind": "DNSRecord", "spec": null}"#.to_owned(),
+            "42".to_owned(),
+            "null".to_owned(),
+            "[1]".to_owned(),
+            // Outside the zone, and a second CNAME-free duplicate: the
+            // builder's own rejections.
+            valid("t.example.org"),
+            valid("a.xcc.test"),
+        ];
+        let list = format!(
+            r#"{{"apiVersion": "v1", "kind": "List", "items": [{}]}}"#,
+            items.join(",\n")
+        );
+        let array = format!(
+            "[{}, [{}], null, 5]",
+            items.join(",\n"),
+            valid("u.xcc.test")
+        );
+        for json in [list, array] {
+            let straight = load(&json);
+            let generic = load(&through_the_generic_path(&json));
+            assert_eq!(outcome(&straight), outcome(&generic), "{json}");
+            assert!(addresses(&straight.table, "g.xcc.test").is_some());
+            assert!(straight.problems.len() >= 12, "{:?}", straight.problems);
+        }
+    }
+
+    #[test]
+    fn a_json_item_with_a_repeated_key_is_rejected_alone() {
+        // The generic path refuses a repeated top-level key; it used to
+        // fail the whole file, now only the item.
+        let good = json_record("a.xcc.test", "a", "192.0.2.1");
+        let twice = json_record("b.xcc.test", "b", "192.0.2.2").replace(
+            r#""kind": "DNSRecord","#,
+            r#""kind": "DNSRecord", "kind": "DNSRecord","#,
+        );
+        let list = format!(r#"{{"kind": "List", "items": [{good}, {twice}]}}"#);
+        let built = load(&list);
+        assert_eq!(built.problems.len(), 1, "{:?}", built.problems);
+        let shown = built.problems[0].to_string();
+        assert!(
+            shown.contains("items[1]") && shown.contains("duplicate field `kind`"),
+            "{shown}"
+        );
+        assert!(addresses(&built.table, "a.xcc.test").is_some());
+
+        let array = format!("[{good}, {twice}]");
+        let built = load(&array);
+        assert_eq!(built.problems.len(), 1, "{:?}", built.problems);
+        assert_eq!(built.problems[0].source.document, Some(2));
+        assert!(addresses(&built.table, "a.xcc.test").is_some());
     }
 
     #[test]

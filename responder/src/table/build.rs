@@ -1281,29 +1281,36 @@ impl ZoneDraft {
         // non-terminals (RFC 4592 §2.2.2). Walking each owner from the apex
         // down creates its parents before it, in one hash probe per name;
         // a wildcard is linked to its parent as it is created.
+        // Owners that follow each other mostly share ancestors (a file
+        // lists a cluster's names together): the previous owner's chain
+        // of nodes, from the top down, spares those probes.
         let apex_len = apex_wire.len();
+        let mut chain = Chain::default();
+        let mut previous = Chain::default();
         for (index, owner) in self.owners.iter().enumerate() {
             if Some(index as u32) == apex_owner {
                 continue;
             }
             let name = name_of(owner);
-            let mut starts = [0usize; 128];
-            let mut levels = 0;
-            let mut at = 0;
-            while name.len() - at > apex_len {
-                starts[levels] = at;
-                levels += 1;
-                at += 1 + usize::from(name[at]);
-            }
+            chain.reset(name, apex_len);
             let mut parent = apex;
-            for &start in starts[..levels].iter().rev() {
-                let wire = &name[start..];
-                let (node, created) = zone.node_for(&mut by_name, wire);
-                if created && wire.starts_with(b"\x01*") {
-                    zone.nodes[parent as usize].wildcard = node;
-                }
+            let mut shared = true;
+            for depth in 0..chain.starts.len() {
+                let wire = chain.below(depth);
+                shared = shared && depth < previous.starts.len() && previous.below(depth) == wire;
+                let node = if shared {
+                    previous.nodes[depth]
+                } else {
+                    let (node, created) = zone.node_for(&mut by_name, wire);
+                    if created && wire.starts_with(b"\x01*") {
+                        zone.nodes[parent as usize].wildcard = node;
+                    }
+                    node
+                };
+                chain.nodes.push(node);
                 parent = node;
             }
+            std::mem::swap(&mut chain, &mut previous);
             // `parent` is now the owner's own node.
             zone.nodes[parent as usize].rrset_start = zone.rrsets.len() as u32;
             push_owner(&mut zone, parent, owner);
@@ -1329,6 +1336,38 @@ impl ZoneDraft {
         zone.tails.extend_from_slice(&soa_rdata);
         zone.negative_soa = (start, zone.tails.len() as u32 - start);
         (zone, record_count)
+    }
+}
+
+/// The ancestors of one owner, from the top down, and their nodes.
+#[derive(Default)]
+struct Chain<'a> {
+    name: &'a [u8],
+    /// Where each name of the chain starts in `name`: the one just below
+    /// the apex first, the owner (0) last.
+    starts: Vec<u8>,
+    /// Their nodes, as far as known.
+    nodes: Vec<u32>,
+}
+
+impl<'a> Chain<'a> {
+    /// Starts the chain of `name`, in a zone whose apex is `apex_len`
+    /// bytes long.
+    fn reset(&mut self, name: &'a [u8], apex_len: usize) {
+        self.name = name;
+        self.starts.clear();
+        self.nodes.clear();
+        let mut at = 0;
+        while name.len() - at > apex_len {
+            self.starts.push(at as u8);
+            at += 1 + usize::from(name[at]);
+        }
+        self.starts.reverse();
+    }
+
+    /// The name `depth` labels below the apex (0: one label below).
+    fn below(&self, depth: usize) -> &'a [u8] {
+        &self.name[usize::from(self.starts[depth])..]
     }
 }
 
