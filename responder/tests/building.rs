@@ -2,7 +2,8 @@
 //! every valid record is still served.
 
 use xcc_responder::table::{
-    Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
+    ObjectRef, Problem, RecordValue, Rejection, Source, SourceRef, TableBuilder, TableConfig,
+    ZoneConfig,
 };
 use xcc_wire::{NameBuf, RType, Rcode};
 
@@ -97,6 +98,66 @@ fn problems_say_where_what_and_why() {
     assert!(
         text.starts_with("records.yaml, document 3, DNSRecord xcc-dns/web: a..b: invalid name"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_borrowed_source_is_kept_and_given_back_as_an_owned_one() {
+    // The builder keeps sources in arenas of its own; what it reports must
+    // be what it was given, borrowed or owned, with or without a namespace.
+    let mut builder = TableBuilder::new(TableConfig::default());
+    let first = SourceRef {
+        file: Some("big.json"),
+        document: Some(1),
+        object: Some(ObjectRef {
+            namespace: Some("xcc-dns"),
+            name: "web",
+        }),
+    };
+    builder
+        .add_spec(&addresses("web.xcc.test", 30, &["192.0.2.1"]), first)
+        .unwrap();
+    let second = SourceRef {
+        object: Some(ObjectRef {
+            namespace: None,
+            name: "alias",
+        }),
+        ..first
+    };
+    builder
+        .add_spec(&cname("web.xcc.test", "elsewhere.example.org"), second)
+        .unwrap();
+    let owned = Source {
+        file: Some("other.yaml".into()),
+        document: None,
+        object: Some("ns/third".into()),
+    };
+    builder
+        .add_spec(&addresses("third.xcc.test", 30, &["192.0.2.3"]), &owned)
+        .unwrap();
+    assert_eq!(builder.withdraw_last(), Some(owned.clone()));
+    builder
+        .add_spec(&addresses("third.xcc.test", 30, &["192.0.2.3"]), &owned)
+        .unwrap();
+    let bad = builder.add_spec(&addresses("bad.xcc.test", 30, &["x"]), second);
+    assert_eq!(bad.unwrap_err().source, second.to_source());
+
+    let built = builder.build();
+    let web = Source {
+        file: Some("big.json".into()),
+        document: Some(1),
+        object: Some("xcc-dns/web".into()),
+    };
+    let alias = Source {
+        object: Some("alias".into()),
+        ..web.clone()
+    };
+    assert_eq!(built.problems.len(), 2, "{:?}", built.problems);
+    assert_eq!(built.problems[0].source, alias);
+    assert_eq!(built.problems[1].source, alias);
+    assert_eq!(
+        built.problems[1].rejection,
+        Rejection::CnameConflict { with: web }
     );
 }
 

@@ -53,9 +53,12 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use xcc_wire::NameBuf;
 
-use super::model::{API_VERSION, DEFAULT_TTL, DnsRecordManifest, DnsRecordSpec, KIND, ObjectMeta};
+use super::model::{
+    API_VERSION, DEFAULT_TTL, DnsRecordManifest, DnsRecordSpec, DnsRecordSpecOf, KIND, ObjectMeta,
+};
 use crate::table::build::{
-    Built, Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
+    Built, ObjectRef, Problem, RecordValue, Rejection, Source, SourceRef, TableBuilder,
+    TableConfig, ZoneConfig,
 };
 use crate::table::snapshot::{self, SnapshotError};
 
@@ -666,8 +669,15 @@ impl<'a> Loader<'a> {
         if let Ok(manifest) = serde_json::from_str::<TypedManifest<'_>>(text.get())
             && manifest.is_a_record()
         {
-            let object_ref = object_ref_of(&manifest.metadata.unwrap_or_default());
-            let source = self.source(document, object_ref);
+            let metadata = manifest.metadata.unwrap_or_default();
+            let source = SourceRef {
+                file: self.file,
+                document: Some(document),
+                object: metadata.name.map(|name| ObjectRef {
+                    namespace: metadata.namespace,
+                    name,
+                }),
+            };
             if self.builder.add_spec(&manifest.spec, source).is_ok() {
                 self.added += 1;
             }
@@ -709,6 +719,7 @@ impl<'a> Loader<'a> {
         {
             match items {
                 MaybeList::List(items) => {
+                    self.builder.reserve(items.len());
                     for (index, item) in items.iter().enumerate() {
                         self.add_list_item(document, index, item);
                     }
@@ -909,14 +920,18 @@ fn has_records(text: &RawValue) -> bool {
 /// A JSON item read straight as a manifest: the fast path for the many
 /// valid ones. Whatever this accepts, [`manifest`] accepts alike; whatever
 /// it refuses goes the generic way, which words the message.
+/// Its strings are borrowed from the file's text, so that reading an item
+/// allocates nothing but its lists; a string with escapes does not borrow
+/// and takes the generic path.
 #[derive(Deserialize)]
 struct TypedManifest<'a> {
-    #[serde(rename = "apiVersion", borrow)]
-    api_version: std::borrow::Cow<'a, str>,
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
     #[serde(borrow)]
-    kind: std::borrow::Cow<'a, str>,
-    metadata: Option<ObjectMeta>,
-    spec: DnsRecordSpec,
+    metadata: Option<TypedMeta<'a>>,
+    #[serde(borrow)]
+    spec: DnsRecordSpecOf<&'a str>,
     /// Present, the object is a benchmark zone, not a manifest.
     records: Option<IgnoredAny>,
 }
@@ -928,13 +943,11 @@ impl TypedManifest<'_> {
     }
 }
 
-/// `namespace/name` of typed metadata, as [`object_ref`] words it.
-fn object_ref_of(metadata: &ObjectMeta) -> Option<String> {
-    let name = metadata.name.as_deref()?;
-    match metadata.namespace.as_deref() {
-        Some(namespace) => Some(format!("{namespace}/{name}")),
-        None => Some(name.to_owned()),
-    }
+/// [`ObjectMeta`], borrowed.
+#[derive(Default, Deserialize)]
+struct TypedMeta<'a> {
+    name: Option<&'a str>,
+    namespace: Option<&'a str>,
 }
 
 /// Checks one object as a `DNSRecord` manifest; the message says what is
@@ -1173,7 +1186,7 @@ mod tests {
     /// and every problem as shown.
     fn outcome(built: &Built) -> (Vec<u8>, Vec<String>) {
         let problems = built.problems.iter().map(ToString::to_string).collect();
-        (crate::table::snapshot::encode(&built.table), problems)
+        (snapshot::encode(&built.table), problems)
     }
 
     #[test]
@@ -1206,10 +1219,11 @@ mod tests {
             "42".to_owned(),
             "null".to_owned(),
             "[1]".to_owned(),
-            // Outside the zone, and a second CNAME-free duplicate: the
-            // builder's own rejections.
+            // Outside the zone, a duplicate, a CNAME beside data: the
+            // builder's own rejections (the last names the first item).
             valid("t.example.org"),
             valid("a.xcc.test"),
+            valid("a.xcc.test").replace(r#""addresses": ["192.0.2.1"]"#, r#""cname": "x.example.org""#),
         ];
         let list = format!(
             r#"{{"apiVersion": "v1", "kind": "List", "items": [{}]}}"#,

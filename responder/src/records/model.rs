@@ -62,21 +62,25 @@ pub struct ObjectMeta {
 }
 
 /// The spec of a `DNSRecord`: one owner name and one kind of data.
+pub type DnsRecordSpec = DnsRecordSpecOf<String>;
+
+/// [`DnsRecordSpec`], its strings held as `S`: owned, or (`&str`, a loader
+/// reading a large file) borrowed from the text they were parsed from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DnsRecordSpec {
+pub struct DnsRecordSpecOf<S> {
     /// The owner name, absolute (a trailing dot is optional); may start with
     /// `*.` for a wildcard (RFC 4592).
-    pub name: String,
+    pub name: S,
     /// Time to live in seconds, 0..=2147483647 (RFC 2181 §8); default 30.
     #[serde(default = "default_ttl")]
     pub ttl: u32,
     /// IPv4 (A) and IPv6 (AAAA) addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<String>,
+    pub addresses: Vec<S>,
     /// The canonical name this owner is an alias of (CNAME).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cname: Option<String>,
+    pub cname: Option<S>,
     /// Only with `cname`, and only for a target outside every served zone:
     /// the target's current IPv4 and IPv6 addresses, served after the CNAME
     /// (owned by the target) to A and AAAA queries, so that clients that do
@@ -84,20 +88,23 @@ pub struct DnsRecordSpec {
     /// in one answer. Typically a cloud load balancer's hostname and what it
     /// resolves to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub target_addresses: Vec<String>,
+    pub target_addresses: Vec<S>,
     /// Text strings, each at most 255 octets (one TXT record holding them
     /// all, in order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub txt: Vec<String>,
+    pub txt: Vec<S>,
     /// Service locations (RFC 2782).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub srv: Vec<SrvSpec>,
+    pub srv: Vec<SrvSpecOf<S>>,
 }
 
 /// One SRV entry.
+pub type SrvSpec = SrvSpecOf<String>;
+
+/// [`SrvSpec`], its strings held as `S`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SrvSpec {
+pub struct SrvSpecOf<S> {
     /// Lower is tried first.
     #[serde(default)]
     pub priority: u16,
@@ -107,7 +114,7 @@ pub struct SrvSpec {
     /// The service's port.
     pub port: u16,
     /// The host providing the service (absolute name).
-    pub target: String,
+    pub target: S,
 }
 
 fn default_ttl() -> u32 {

@@ -23,12 +23,12 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hashbrown::HashTable;
 use xcc_wire::{Class, NameBuf, NameKey, ParseError, RType};
 
+use super::ids::IdMap;
 use super::snapshot::rdata_is_valid;
 use super::{Chaos, NO_NODE, NameIndex, Node, RrSet, Table, Zone, wire_is_at_or_below};
-use crate::records::model::DnsRecordSpec;
+use crate::records::model::{DnsRecordSpec, DnsRecordSpecOf};
 
 /// The largest TTL (RFC 2181 §8: the top bit must be zero).
 pub const MAX_TTL: u32 = 0x7FFF_FFFF;
@@ -297,6 +297,82 @@ impl fmt::Display for Source {
     }
 }
 
+/// A [`Source`] whose strings are borrowed. The builder copies what it
+/// keeps of a source into arenas of its own, so a caller adding a million
+/// groups need not make a million `Source`s; a `Source` (or a reference to
+/// one) is taken as well, see [`AsSource`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceRef<'a> {
+    /// The file, for records files.
+    pub file: Option<&'a str>,
+    /// The document in the file, counted from 1.
+    pub document: Option<usize>,
+    /// The object.
+    pub object: Option<ObjectRef<'a>>,
+}
+
+/// An object's name, shown `namespace/name` (just `name` without a
+/// namespace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectRef<'a> {
+    /// The namespace.
+    pub namespace: Option<&'a str>,
+    /// The name.
+    pub name: &'a str,
+}
+
+impl fmt::Display for ObjectRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.namespace {
+            Some(namespace) => write!(f, "{namespace}/{}", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
+impl SourceRef<'_> {
+    /// The owned source.
+    pub fn to_source(&self) -> Source {
+        Source {
+            file: self.file.map(str::to_owned),
+            document: self.document,
+            object: self.object.map(|object| object.to_string()),
+        }
+    }
+}
+
+/// What a builder takes as a group's source: a [`Source`], a reference to
+/// one, or a [`SourceRef`].
+pub trait AsSource {
+    /// The source, borrowed.
+    fn as_source(&self) -> SourceRef<'_>;
+}
+
+impl AsSource for Source {
+    fn as_source(&self) -> SourceRef<'_> {
+        SourceRef {
+            file: self.file.as_deref(),
+            document: self.document,
+            object: self.object.as_deref().map(|name| ObjectRef {
+                namespace: None,
+                name,
+            }),
+        }
+    }
+}
+
+impl<T: AsSource> AsSource for &T {
+    fn as_source(&self) -> SourceRef<'_> {
+        (**self).as_source()
+    }
+}
+
+impl AsSource for SourceRef<'_> {
+    fn as_source(&self) -> SourceRef<'_> {
+        *self
+    }
+}
+
 /// Why a group of records was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -456,21 +532,35 @@ pub struct TableBuilder {
     problems: Vec<Problem>,
 }
 
-/// The accepted groups. Owner texts, wire names and values of all groups
-/// lie back to back in three vectors, so that adding a group allocates
-/// nothing of its own (a builder may hold a million).
+/// The accepted groups. Owner texts, wire names, values and sources of all
+/// groups lie back to back in a few vectors, so that adding a group
+/// allocates nothing of its own (a builder may hold a million).
 #[derive(Debug, Default)]
 struct Groups {
     groups: Vec<Group>,
     texts: String,
     owners: Vec<u8>,
     values: Vec<RecordValue>,
+    /// The files groups came from, each once in a row.
+    files: Vec<Box<str>>,
+    /// The groups' object names.
+    objects: String,
+}
+
+/// Where a group came from, its strings in [`Groups`].
+#[derive(Debug)]
+struct SourceAt {
+    /// In [`Groups::files`], or [`NONE`].
+    file: u32,
+    document: Option<usize>,
+    /// In [`Groups::objects`]; [`NONE`] as the start when there is none.
+    object: (u32, u32),
 }
 
 /// One group of records from one source.
 #[derive(Debug)]
 struct Group {
-    source: Source,
+    source: SourceAt,
     /// The owner as written, in [`Groups::texts`].
     text: (u32, u32),
     /// The owner's lowercase wire form, in [`Groups::owners`].
@@ -504,8 +594,50 @@ impl Groups {
         &self.values[(self.groups[group as usize].values.0 + index) as usize]
     }
 
-    fn source(&self, group: u32) -> &Source {
-        &self.groups[group as usize].source
+    /// The source of group `group`, made owned (for a problem).
+    fn source(&self, group: u32) -> Source {
+        let at = &self.groups[group as usize].source;
+        Source {
+            file: self
+                .files
+                .get(at.file as usize)
+                .map(|file| file.to_string()),
+            document: at.document,
+            object: (at.object.0 != NONE).then(|| {
+                let (start, len) = at.object;
+                self.objects[start as usize..(start + len) as usize].to_owned()
+            }),
+        }
+    }
+
+    /// Keeps `source` in the arenas.
+    fn keep(&mut self, source: SourceRef<'_>) -> SourceAt {
+        let file = match source.file {
+            None => NONE,
+            Some(file) => {
+                if self.files.last().is_none_or(|last| **last != *file) {
+                    self.files.push(file.into());
+                }
+                self.files.len() as u32 - 1
+            }
+        };
+        let object = match source.object {
+            None => (NONE, 0),
+            Some(object) => {
+                let start = self.objects.len();
+                if let Some(namespace) = object.namespace {
+                    self.objects.push_str(namespace);
+                    self.objects.push('/');
+                }
+                self.objects.push_str(object.name);
+                (start as u32, (self.objects.len() - start) as u32)
+            }
+        };
+        SourceAt {
+            file,
+            document: source.document,
+            object,
+        }
     }
 
     fn ttl(&self, group: u32) -> u32 {
@@ -532,6 +664,19 @@ impl TableBuilder {
         }
     }
 
+    /// Makes room for about `groups` more groups, when their number is
+    /// known before they are added (a list's items), so that the arenas
+    /// are not copied as they grow.
+    pub fn reserve(&mut self, groups: usize) {
+        // A typical owner name: 50 characters; a group: one or two values.
+        let arenas = &mut self.groups;
+        arenas.groups.reserve(groups);
+        arenas.values.reserve(groups + groups / 2);
+        arenas.texts.reserve(groups * 50);
+        arenas.owners.reserve(groups * 50);
+        arenas.objects.reserve(groups * 40);
+    }
+
     /// The problems found so far.
     pub fn problems(&self) -> &[Problem] {
         &self.problems
@@ -549,13 +694,19 @@ impl TableBuilder {
 
     /// Adds the records of one `DNSRecord` spec. Checks that need no other
     /// record are made here; the error is also kept for [`Built::problems`].
-    pub fn add_spec(&mut self, spec: &DnsRecordSpec, source: Source) -> Result<(), Box<Problem>> {
+    pub fn add_spec<S: AsRef<str>>(
+        &mut self,
+        spec: &DnsRecordSpecOf<S>,
+        source: impl AsSource,
+    ) -> Result<(), Box<Problem>> {
+        let source = source.as_source();
         let start = self.groups.values.len();
+        let name = spec.name.as_ref();
         match push_spec_values(spec, &mut self.groups.values) {
-            Ok(()) => self.add_pushed(source, &spec.name, u64::from(spec.ttl), start),
+            Ok(()) => self.add_pushed(source, name, u64::from(spec.ttl), start),
             Err(rejection) => {
                 self.groups.values.truncate(start);
-                self.fail(source, Some(spec.name.clone()), rejection)
+                self.fail(source, Some(name.to_owned()), rejection)
             }
         }
     }
@@ -564,11 +715,12 @@ impl TableBuilder {
     /// the values.
     pub fn add(
         &mut self,
-        source: Source,
+        source: impl AsSource,
         owner: &str,
         ttl: u64,
         values: Vec<RecordValue>,
     ) -> Result<(), Box<Problem>> {
+        let source = source.as_source();
         let start = self.groups.values.len();
         self.groups
             .values
@@ -580,7 +732,7 @@ impl TableBuilder {
     /// an error they are taken back.
     fn add_pushed(
         &mut self,
-        source: Source,
+        source: SourceRef<'_>,
         owner: &str,
         ttl: u64,
         start: usize,
@@ -595,6 +747,7 @@ impl TableBuilder {
                 let owner = (groups.owners.len() as u32, wire.len() as u8);
                 groups.owners.extend_from_slice(wire);
                 let values = (start as u32, (groups.values.len() - start) as u32);
+                let source = groups.keep(source);
                 groups.groups.push(Group {
                     source,
                     text,
@@ -613,8 +766,9 @@ impl TableBuilder {
     /// Adds a spec parsed and checked before ([`ParsedSpec::parse`]): the
     /// same as [`TableBuilder::add_spec`] on that spec, without parsing it
     /// again (a controller keeps one per object version).
-    pub fn add_parsed(&mut self, parsed: &ParsedSpec, source: Source) {
+    pub fn add_parsed(&mut self, parsed: &ParsedSpec, source: impl AsSource) {
         let groups = &mut self.groups;
+        let source = groups.keep(source.as_source());
         let text = (groups.texts.len() as u32, parsed.owner_text.len() as u32);
         groups.texts.push_str(&parsed.owner_text);
         let owner = (groups.owners.len() as u32, parsed.owner.len() as u8);
@@ -641,21 +795,25 @@ impl TableBuilder {
     /// after the builder's checks passed); returns its source.
     pub fn withdraw_last(&mut self) -> Option<Source> {
         let groups = &mut self.groups;
+        let source = groups.source(groups.groups.len().checked_sub(1)? as u32);
         let group = groups.groups.pop()?;
+        if group.source.object.0 != NONE {
+            groups.objects.truncate(group.source.object.0 as usize);
+        }
         groups.texts.truncate(group.text.0 as usize);
         groups.owners.truncate(group.owner.0 as usize);
         groups.values.truncate(group.values.0 as usize);
-        Some(group.source)
+        Some(source)
     }
 
     fn fail(
         &mut self,
-        source: Source,
+        source: SourceRef<'_>,
         owner: Option<String>,
         rejection: Rejection,
     ) -> Result<(), Box<Problem>> {
         let problem = Problem {
-            source,
+            source: source.to_source(),
             owner,
             rejection,
         };
@@ -670,7 +828,14 @@ impl TableBuilder {
             groups,
             mut problems,
         } = self;
-        let mut zones: Vec<ZoneDraft> = config.zones.iter().map(ZoneDraft::new).collect();
+        // One hasher for the build: each owner name is hashed once, here,
+        // and the hash serves every map it goes in.
+        let hasher = foldhash::fast::RandomState::default();
+        let mut zones: Vec<ZoneDraft> = config
+            .zones
+            .iter()
+            .map(|config| ZoneDraft::new(config, hasher.clone()))
+            .collect();
         // Groups are checked in order and only referred to by index
         // afterwards: the drafts copy no names, values or sources.
         let mut rejected: Vec<(u32, Rejection)> = Vec::new();
@@ -686,6 +851,9 @@ impl TableBuilder {
                     .map(|(i, _)| i as u32)
             })
             .collect();
+        let hashes: Vec<u64> = (0..groups.len() as u32)
+            .map(|index| hasher.hash_one(groups.owner(index)))
+            .collect();
         let mut per_zone = vec![0usize; zones.len()];
         for zone in zone_of.iter().flatten() {
             per_zone[*zone as usize] += 1;
@@ -695,6 +863,11 @@ impl TableBuilder {
         }
         let apexes: Vec<NameKey> = config.zones.iter().map(|z| z.apex.to_key()).collect();
         for (index, zone) in zone_of.iter().enumerate() {
+            // The owner a few groups on: its slot arrives while these are
+            // checked (see `ids`).
+            if let Some(&Some(ahead)) = zone_of.get(index + AHEAD) {
+                zones[ahead as usize].index.prefetch(hashes[index + AHEAD]);
+            }
             let zone = zone.map(|zone| &mut zones[zone as usize]);
             let result = match zone {
                 Some(zone) => check_targets_leave_the_zones(
@@ -702,7 +875,7 @@ impl TableBuilder {
                     &apexes,
                     &config.zones,
                 )
-                .and_then(|()| zone.accept(&groups, index as u32)),
+                .and_then(|()| zone.accept(&groups, index as u32, hashes[index])),
                 None => Err(Rejection::OutsideZones),
             };
             if let Err(rejection) = result {
@@ -718,25 +891,17 @@ impl TableBuilder {
         let zones: Vec<Zone> = zones
             .into_iter()
             .map(|draft| {
-                let (zone, records) = draft.finish(&groups, config.version);
+                let (zone, records) = draft.finish(&groups, &hashes, config.version);
                 record_count += records;
                 zone
             })
             .collect();
-        if !rejected.is_empty() {
-            let texts: Vec<String> = rejected
-                .iter()
-                .map(|&(index, _)| groups.text(index).to_owned())
-                .collect();
-            let mut slots: Vec<Option<Group>> = groups.groups.into_iter().map(Some).collect();
-            for ((index, rejection), text) in rejected.into_iter().zip(texts) {
-                let group = slots[index as usize].take().expect("rejected once");
-                problems.push(Problem {
-                    source: group.source,
-                    owner: Some(text),
-                    rejection,
-                });
-            }
+        for (index, rejection) in rejected {
+            problems.push(Problem {
+                source: groups.source(index),
+                owner: Some(groups.text(index).to_owned()),
+                rejection,
+            });
         }
         Built {
             table: Table {
@@ -839,7 +1004,10 @@ fn check_targets_leave_the_zones(
 }
 
 /// Checks a spec's fields and turns them into record values.
-fn push_spec_values(spec: &DnsRecordSpec, values: &mut Vec<RecordValue>) -> Result<(), Rejection> {
+fn push_spec_values<S: AsRef<str>>(
+    spec: &DnsRecordSpecOf<S>,
+    values: &mut Vec<RecordValue>,
+) -> Result<(), Rejection> {
     // Target addresses are not a kind of data of their own: they ride on a
     // CNAME. Said before "no data", which a spec with only them would get.
     if !spec.target_addresses.is_empty() && spec.cname.is_none() {
@@ -867,19 +1035,21 @@ fn push_spec_values(spec: &DnsRecordSpec, values: &mut Vec<RecordValue>) -> Resu
         })
     };
     for address in &spec.addresses {
+        let address = address.as_ref();
         match address.trim().parse::<IpAddr>() {
             Ok(IpAddr::V4(a)) => values.push(RecordValue::A(a)),
             Ok(IpAddr::V6(a)) => values.push(RecordValue::Aaaa(a)),
-            Err(_) => return Err(Rejection::BadAddress(address.clone())),
+            Err(_) => return Err(Rejection::BadAddress(address.to_owned())),
         }
     }
     if let Some(target) = &spec.cname {
-        let target = Box::new(parse_name("cname", target)?);
+        let target = Box::new(parse_name("cname", target.as_ref())?);
         let mut target_addresses = Vec::with_capacity(spec.target_addresses.len());
         for address in &spec.target_addresses {
+            let address = address.as_ref();
             match address.trim().parse::<IpAddr>() {
                 Ok(address) => target_addresses.push(address),
-                Err(_) => return Err(Rejection::BadTargetAddress(address.clone())),
+                Err(_) => return Err(Rejection::BadTargetAddress(address.to_owned())),
             }
         }
         // A set, like `addresses` (whose repeats are merged): each address
@@ -896,6 +1066,7 @@ fn push_spec_values(spec: &DnsRecordSpec, values: &mut Vec<RecordValue>) -> Resu
     if !spec.txt.is_empty() {
         let mut strings = Vec::with_capacity(spec.txt.len());
         for text in &spec.txt {
+            let text = text.as_ref();
             if text.len() > 255 {
                 return Err(Rejection::TxtTooLong(text.len()));
             }
@@ -908,7 +1079,7 @@ fn push_spec_values(spec: &DnsRecordSpec, values: &mut Vec<RecordValue>) -> Resu
             priority: srv.priority,
             weight: srv.weight,
             port: srv.port,
-            target: Box::new(parse_name("srv.target", &srv.target)?),
+            target: Box::new(parse_name("srv.target", srv.target.as_ref())?),
         });
     }
     Ok(())
@@ -948,8 +1119,8 @@ fn push_tail_head(out: &mut Vec<u8>, rtype: RType, class: Class, ttl: u32, rdlen
 struct ZoneDraft {
     config: ZoneConfig,
     apex: NameKey,
-    /// Indices into `owners`, hashed by the owner's wire name.
-    index: HashTable<u32>,
+    /// Indices into `owners`, by the owner's wire name.
+    index: IdMap,
     hasher: foldhash::fast::RandomState,
     /// Owners in first-seen order (the layout is deterministic).
     owners: Vec<OwnerDraft>,
@@ -984,12 +1155,12 @@ struct RecordDraft {
 const NONE: u32 = u32::MAX;
 
 impl ZoneDraft {
-    fn new(config: &ZoneConfig) -> Self {
+    fn new(config: &ZoneConfig, hasher: foldhash::fast::RandomState) -> Self {
         Self {
             config: config.clone(),
             apex: config.apex.to_key(),
-            index: HashTable::new(),
-            hasher: foldhash::fast::RandomState::default(),
+            index: IdMap::with_capacity(0),
+            hasher,
             owners: Vec::new(),
             records: Vec::new(),
         }
@@ -1000,19 +1171,21 @@ impl ZoneDraft {
         self.owners.reserve(count);
         self.records.reserve(count * 2);
         let (owners, hasher) = (&self.owners, &self.hasher);
-        self.index.reserve(count, |&o| {
+        self.index.reserve(count, |o| {
             hasher.hash_one(groups.owner(owners[o as usize].named_by))
         });
     }
 
     /// The owner named `wire`, if it has records.
     fn owner(&self, groups: &Groups, wire: &[u8]) -> Option<u32> {
-        let hash = self.hasher.hash_one(wire);
-        self.index
-            .find(hash, |&o| {
-                groups.owner(self.owners[o as usize].named_by) == wire
-            })
-            .copied()
+        self.owner_hashed(groups, wire, self.hasher.hash_one(wire))
+    }
+
+    /// [`ZoneDraft::owner`], the name's hash known.
+    fn owner_hashed(&self, groups: &Groups, wire: &[u8], hash: u64) -> Option<u32> {
+        self.index.find(hash, |o| {
+            groups.owner(self.owners[o as usize].named_by) == wire
+        })
     }
 
     /// The records of `owner`, in the order accepted.
@@ -1026,7 +1199,8 @@ impl ZoneDraft {
     }
 
     /// Checks group `index` against what was accepted so far and adds it.
-    fn accept(&mut self, groups: &Groups, index: u32) -> Result<(), Rejection> {
+    /// `hash` is the hash of its owner name.
+    fn accept(&mut self, groups: &Groups, index: u32, hash: u64) -> Result<(), Rejection> {
         let value_of = |record: &RecordDraft| groups.value(record.group, record.value);
         let (group_owner, group_values, group_ttl) =
             (groups.owner(index), groups.values(index), groups.ttl(index));
@@ -1038,7 +1212,7 @@ impl ZoneDraft {
                 Rejection::CnameAtApex
             } else {
                 Rejection::CnameConflict {
-                    with: groups.source(index).clone(),
+                    with: groups.source(index),
                 }
             });
         }
@@ -1050,8 +1224,8 @@ impl ZoneDraft {
         if group_values.iter().any(|v| v.rtype() == RType::SOA) {
             return Err(Rejection::MisplacedSoa);
         }
-        let source_of = |g: u32| groups.source(g).clone();
-        let owner = match self.owner(groups, group_owner) {
+        let source_of = |g: u32| groups.source(g);
+        let owner = match self.owner_hashed(groups, group_owner, hash) {
             Some(owner) => {
                 let draft = &self.owners[owner as usize];
                 if has_cname {
@@ -1093,9 +1267,8 @@ impl ZoneDraft {
                     first: NONE,
                     last: NONE,
                 });
-                let hash = self.hasher.hash_one(group_owner);
                 let (owners, hasher) = (&self.owners, &self.hasher);
-                self.index.insert_unique(hash, owner, |&o| {
+                self.index.insert_new(hash, owner, |o| {
                     hasher.hash_one(groups.owner(owners[o as usize].named_by))
                 });
                 owner
@@ -1147,7 +1320,8 @@ impl ZoneDraft {
     }
 
     /// Lays the zone out; returns it and the number of records in it.
-    fn finish(self, groups: &Groups, version: u32) -> (Zone, usize) {
+    /// `hashes` are the hashes of the groups' owner names.
+    fn finish(self, groups: &Groups, hashes: &[u64], version: u32) -> (Zone, usize) {
         let config = &self.config;
         let apex_wire = self.apex.as_wire();
         let value_of = |record: &RecordDraft| groups.value(record.group, record.value);
@@ -1174,7 +1348,7 @@ impl ZoneDraft {
                 .any(|record| value_of(record).rtype() == RType::NS)
         });
 
-        let hasher = foldhash::fast::RandomState::default();
+        let hasher = &self.hasher;
         // Each owner adds at most itself and its empty non-terminals; most
         // share their ancestors.
         let node_estimate = self.owners.len() * 2 + 1;
@@ -1254,11 +1428,13 @@ impl ZoneDraft {
 
         // Node numbers by name while the nodes are made.
         let mut by_name = ByName {
-            numbers: HashTable::with_capacity(node_estimate),
+            numbers: IdMap::with_capacity(node_estimate),
             hasher,
         };
         // The apex comes first and always has SOA and NS.
-        let apex = zone.node_for(&mut by_name, apex_wire).0;
+        let apex = zone
+            .node_for(&mut by_name, apex_wire, hasher.hash_one(apex_wire))
+            .0;
         debug_assert_eq!(apex, 0);
         {
             let soa = RecordValue::Other {
@@ -1288,6 +1464,16 @@ impl ZoneDraft {
         let mut chain = Chain::default();
         let mut previous = Chain::default();
         for (index, owner) in self.owners.iter().enumerate() {
+            // The owner a few on, and its parent, are most of the names
+            // not made yet: their slots arrive while these are made.
+            if let Some(ahead) = self.owners.get(index + AHEAD) {
+                let name = name_of(ahead);
+                by_name.numbers.prefetch(hashes[ahead.named_by as usize]);
+                let parent = &name[(1 + usize::from(name[0])).min(name.len())..];
+                if parent.len() > apex_len {
+                    by_name.numbers.prefetch(hasher.hash_one(parent));
+                }
+            }
             if Some(index as u32) == apex_owner {
                 continue;
             }
@@ -1301,7 +1487,12 @@ impl ZoneDraft {
                 let node = if shared {
                     previous.nodes[depth]
                 } else {
-                    let (node, created) = zone.node_for(&mut by_name, wire);
+                    let hash = if depth + 1 == chain.starts.len() {
+                        hashes[owner.named_by as usize]
+                    } else {
+                        hasher.hash_one(wire)
+                    };
+                    let (node, created) = zone.node_for(&mut by_name, wire, hash);
                     if created && wire.starts_with(b"\x01*") {
                         zone.nodes[parent as usize].wildcard = node;
                     }
@@ -1339,6 +1530,9 @@ impl ZoneDraft {
     }
 }
 
+/// How many groups, or owners, ahead the build asks for map slots.
+const AHEAD: usize = 8;
+
 /// The ancestors of one owner, from the top down, and their nodes.
 #[derive(Default)]
 struct Chain<'a> {
@@ -1372,46 +1566,40 @@ impl<'a> Chain<'a> {
 }
 
 /// Node numbers by name while a zone's nodes are made.
-struct ByName {
-    numbers: HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+struct ByName<'h> {
+    numbers: IdMap,
+    hasher: &'h foldhash::fast::RandomState,
 }
 
 impl Zone {
     /// The node named `wire`, created (without RRsets, its RRsets to start
     /// at the end of the RRset table) if it does not exist yet, found
-    /// through `by_name`; and whether it was.
-    fn node_for(&mut self, by_name: &mut ByName, wire: &[u8]) -> (u32, bool) {
-        let hasher = &by_name.hasher;
-        let hash = hasher.hash_one(wire);
-        let (names, nodes) = (&self.names, &self.nodes);
-        let name_of = |i: u32| {
-            let node = &nodes[i as usize];
+    /// through `by_name` by its `hash`; and whether it was.
+    fn node_for(&mut self, by_name: &mut ByName<'_>, wire: &[u8], hash: u64) -> (u32, bool) {
+        fn name_of(zone: &Zone, i: u32) -> &[u8] {
+            let node = &zone.nodes[i as usize];
             let start = node.name_start as usize;
-            &names[start..start + usize::from(node.name_len)]
-        };
-        match by_name.numbers.entry(
-            hash,
-            |&i| name_of(i) == wire,
-            |&i| hasher.hash_one(name_of(i)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(entry) => (*entry.get(), false),
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                let index = self.nodes.len() as u32;
-                slot.insert(index);
-                let name_start = self.names.len() as u32;
-                self.names.extend_from_slice(wire);
-                self.nodes.push(Node {
-                    name_start,
-                    name_len: wire.len() as u8,
-                    rrset_count: 0,
-                    target_rrset_count: 0,
-                    rrset_start: self.rrsets.len() as u32,
-                    wildcard: NO_NODE,
-                });
-                (index, true)
-            }
+            &zone.names[start..start + usize::from(node.name_len)]
         }
+        if let Some(found) = by_name.numbers.find(hash, |i| name_of(self, i) == wire) {
+            return (found, false);
+        }
+        let index = self.nodes.len() as u32;
+        let name_start = self.names.len() as u32;
+        self.names.extend_from_slice(wire);
+        self.nodes.push(Node {
+            name_start,
+            name_len: wire.len() as u8,
+            rrset_count: 0,
+            target_rrset_count: 0,
+            rrset_start: self.rrsets.len() as u32,
+            wildcard: NO_NODE,
+        });
+        let hasher = by_name.hasher;
+        by_name
+            .numbers
+            .insert_new(hash, index, |i| hasher.hash_one(name_of(self, i)));
+        (index, true)
     }
 }
 

@@ -22,6 +22,7 @@
 
 pub mod build;
 pub mod handle;
+mod ids;
 mod index;
 pub mod lookup;
 pub mod snapshot;
@@ -30,7 +31,8 @@ use xcc_wire::name::wire_is_at_or_below;
 use xcc_wire::{Name, NameKey, RType};
 
 pub use build::{
-    ParsedSpec, Problem, RecordValue, Rejection, Source, TableBuilder, TableConfig, ZoneConfig,
+    AsSource, ObjectRef, ParsedSpec, Problem, RecordValue, Rejection, Source, SourceRef,
+    TableBuilder, TableConfig, ZoneConfig,
 };
 use index::{NameIndex, NodeData, Slot};
 pub use lookup::{Lookup, Plan};
