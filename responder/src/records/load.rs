@@ -26,7 +26,11 @@
 //! slices of the text, [`RawValue`]) and parsed one at a time when loaded:
 //! straight into a manifest when the item is one, and through the generic
 //! path, which words the message, when it is not. A million-item `kubectl
-//! get -o json` file thus never holds a million parsed objects at once. A document that is not a valid `DNSRecord` (wrong
+//! get -o json` file thus never holds a million parsed objects at once.
+//! The common large file, a JSON `List` (or array) of valid manifests, is
+//! first tried in a single pass that adds each item as it reads it; at the
+//! first thing that pass does not read (an item that is not a manifest, a
+//! string with escapes) it gives up and the file takes the path above. A document that is not a valid `DNSRecord` (wrong
 //! `kind` or `apiVersion`, a schema error, an unknown field in the spec) is
 //! reported as [`Rejection::NotARecord`] naming the file, the document
 //! (counted from 1, empty YAML documents not counted; the elements of a
@@ -199,6 +203,9 @@ pub fn load_bytes(
 /// Loads records from `text`, YAML or JSON; `file` names it in problems and
 /// errors.
 pub fn load_str(text: &str, file: Option<&str>, config: &TableConfig) -> Result<Built, LoadError> {
+    if let Some(built) = load_json_in_one_pass(text, file, config) {
+        return built;
+    }
     let documents = parse_documents(text, file)?;
     if documents.is_empty() {
         return Err(LoadError::Empty {
@@ -206,6 +213,129 @@ pub fn load_str(text: &str, file: Option<&str>, config: &TableConfig) -> Result<
         });
     }
     Loader::new(file, config, &documents)?.load(&documents)
+}
+
+//----------- One pass ---------------------------------------------------------
+
+/// Loads the common large file in one pass: a JSON `List` (or array) whose
+/// every item is a `DNSRecord` manifest read straight ([`TypedManifest`]),
+/// each added as it is read. `None` when the text is anything else, and
+/// at the first thing this path does not read (an item that is not a
+/// manifest, a string with escapes, a benchmark zone, a repeated key):
+/// then the general path loads the whole text again and words whatever is
+/// wrong. What this path returns is what the general path would.
+fn load_json_in_one_pass(
+    text: &str,
+    file: Option<&str>,
+    config: &TableConfig,
+) -> Option<Result<Built, LoadError>> {
+    if !is_json(text) {
+        return None;
+    }
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    let mut loader = Loader::new(file, config, &[]).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    if text.starts_with('[') {
+        de::DeserializeSeed::deserialize(Items::Documents(&mut loader), &mut deserializer).ok()?;
+    } else {
+        de::DeserializeSeed::deserialize(OnePassList(&mut loader), &mut deserializer).ok()?;
+    }
+    deserializer.end().ok()?;
+    Some(loader.load(&[]))
+}
+
+/// The error that leaves the one pass for the general path.
+fn not_this_path<E: de::Error>() -> E {
+    E::custom("not for the one pass")
+}
+
+/// A top-level JSON `List` read in one pass: its `items` are added as they
+/// are read; it must turn out to be a list (`kind` ending in `List`, no
+/// benchmark `records`), or the pass is abandoned.
+struct OnePassList<'l, 'f>(&'l mut Loader<'f>);
+
+impl<'de> de::DeserializeSeed<'de> for OnePassList<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OnePassList<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen: Vec<&'de str> = Vec::new();
+        let mut is_a_list = false;
+        let mut has_items = false;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            if seen.contains(&key) {
+                return Err(not_this_path());
+            }
+            seen.push(key);
+            match key {
+                "items" => {
+                    has_items = true;
+                    map.next_value_seed(Items::ListItems(&mut *self.0))?;
+                }
+                "kind" => is_a_list = map.next_value::<&'de str>()?.ends_with("List"),
+                // A benchmark zone: its header configures the build.
+                "records" | "zone" | "soa" | "ns" => return Err(not_this_path()),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if is_a_list && has_items {
+            Ok(())
+        } else {
+            Err(not_this_path())
+        }
+    }
+}
+
+/// A JSON array of manifests read in one pass: a `List`'s items (all of
+/// document 1), or a top-level array (each element a document).
+enum Items<'l, 'f> {
+    ListItems(&'l mut Loader<'f>),
+    Documents(&'l mut Loader<'f>),
+}
+
+impl<'de> de::DeserializeSeed<'de> for Items<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of manifests")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (loader, documents) = match self {
+            Self::ListItems(loader) => (loader, false),
+            Self::Documents(loader) => (loader, true),
+        };
+        let mut number = 0;
+        while let Some(manifest) = seq.next_element::<TypedManifest<'de>>()? {
+            if !manifest.is_a_record() {
+                return Err(not_this_path());
+            }
+            number += 1;
+            loader.add_typed(if documents { number } else { 1 }, manifest);
+        }
+        Ok(())
+    }
 }
 
 //----------- Parsing ----------------------------------------------------------
@@ -669,18 +799,7 @@ impl<'a> Loader<'a> {
         if let Ok(manifest) = serde_json::from_str::<TypedManifest<'_>>(text.get())
             && manifest.is_a_record()
         {
-            let metadata = manifest.metadata.unwrap_or_default();
-            let source = SourceRef {
-                file: self.file,
-                document: Some(document),
-                object: metadata.name.map(|name| ObjectRef {
-                    namespace: metadata.namespace,
-                    name,
-                }),
-            };
-            if self.builder.add_spec(&manifest.spec, source).is_ok() {
-                self.added += 1;
-            }
+            self.add_typed(document, manifest);
             return;
         }
         match serde_json::from_str::<RawDoc<'_>>(text.get()) {
@@ -698,6 +817,22 @@ impl<'a> Loader<'a> {
                 self.builder
                     .reject(source, None, Rejection::NotARecord(message));
             }
+        }
+    }
+
+    /// Adds a manifest read straight, of `document`.
+    fn add_typed(&mut self, document: usize, manifest: TypedManifest<'_>) {
+        let metadata = manifest.metadata.unwrap_or_default();
+        let source = SourceRef {
+            file: self.file,
+            document: Some(document),
+            object: metadata.name.map(|name| ObjectRef {
+                namespace: metadata.namespace,
+                name,
+            }),
+        };
+        if self.builder.add_spec(&manifest.spec, source).is_ok() {
+            self.added += 1;
         }
     }
 
@@ -1240,6 +1375,90 @@ mod tests {
             assert_eq!(outcome(&straight), outcome(&generic), "{json}");
             assert!(addresses(&straight.table, "g.xcc.test").is_some());
             assert!(straight.problems.len() >= 12, "{:?}", straight.problems);
+        }
+    }
+
+    /// What the general path (two passes: delimit, then read each item)
+    /// loads from `text`.
+    fn load_in_two_passes(text: &str) -> Built {
+        let documents = parse_documents(text, Some("test.yaml")).expect("parses");
+        Loader::new(Some("test.yaml"), &config(), &documents)
+            .and_then(|loader| loader.load(&documents))
+            .expect("loads")
+    }
+
+    #[test]
+    fn a_json_list_of_manifests_loads_in_one_pass_as_the_general_path_loads_it() {
+        let valid = |name: &str, object: &str| json_record(name, object, "192.0.2.1");
+        // Every item a manifest; some rejected by the builder, which the
+        // one pass leaves to it.
+        let items = [
+            valid("a.xcc.test", "a"),
+            valid("*.w.xcc.test", "w"),
+            valid("b.xcc.test", "b").replace("192.0.2.1", "192.0.2.999"),
+            valid("c.example.org", "c"),
+            valid("a.xcc.test", "a2"),
+            valid("a.xcc.test", "a3")
+                .replace(r#""addresses": ["192.0.2.1"]"#, r#""cname": "x.example.org""#),
+            valid("d.xcc.test", "d").replace(r#", "namespace": "xcc-dns""#, ""),
+            r#"{"apiVersion": "connectivity.tanzu.vmware.com/v1alpha1", "kind": "DNSRecord", "spec": {"name": "e.xcc.test", "txt": ["hello"]}}"#.to_owned(),
+        ]
+        .join(",\n");
+        for json in [
+            format!(
+                r#"{{"apiVersion": "v1", "items": [{items}], "kind": "List", "metadata": {{"resourceVersion": ""}}}}"#
+            ),
+            format!("[{items}]"),
+            r#"{"kind": "DNSRecordList", "items": []}"#.to_owned(),
+        ] {
+            let one_pass = load_json_in_one_pass(&json, Some("test.yaml"), &config())
+                .expect("read in one pass");
+            let one_pass = one_pass.expect("loads");
+            assert_eq!(
+                outcome(&one_pass),
+                outcome(&load_in_two_passes(&json)),
+                "{json}"
+            );
+            assert_eq!(
+                outcome(&one_pass),
+                outcome(&load(&through_the_generic_path(&json))),
+                "{json}"
+            );
+        }
+        let one_pass = load(&format!("[{items}]"));
+        assert_eq!(one_pass.problems.len(), 3, "{:?}", one_pass.problems);
+        assert_eq!(one_pass.problems[0].source.document, Some(3));
+        assert!(addresses(&one_pass.table, "x.w.xcc.test").is_some());
+    }
+
+    #[test]
+    fn the_one_pass_leaves_what_it_does_not_read_to_the_general_path() {
+        let good = json_record("a.xcc.test", "a", "192.0.2.1");
+        let list = |items: &str| format!(r#"{{"kind": "List", "items": [{good}, {items}]}}"#);
+        for text in [
+            list(&good.replace("DNSRecord", "ConfigMap")),
+            list("null"),
+            list("[]"),
+            list(&good.replace("a.xcc.test", r"a\u002excc.test")),
+            list(&good.replace(r#""spec""#, r#""status": {}, "records": [], "spec""#)),
+            list(&good.replace(r#""ttl": 60"#, r#""ttl": 60, "tll": 1"#)),
+            format!(r#"{{"kind": "List", "kind": "List", "items": [{good}]}}"#),
+            format!(r#"{{"kind": "DNSRecord", "items": [{good}]}}"#),
+            format!(r#"{{"kind": "List", "items": [{good}], "records": []}}"#),
+            r#"{"kind": "List", "items": null}"#.to_owned(),
+            r#"{"kind": "List"}"#.to_owned(),
+            good.clone(),
+            format!("[{good}, [{good}]]"),
+            format!("[{good}, 5]"),
+            BENCH_JSON.to_owned(),
+            "kind: List\nitems: []\n".to_owned(),
+        ] {
+            assert!(
+                load_json_in_one_pass(&text, None, &config()).is_none(),
+                "{text}"
+            );
+            // The general path still loads what is valid in it.
+            let _ = load_str(&text, None, &config());
         }
     }
 
