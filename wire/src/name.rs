@@ -546,6 +546,13 @@ impl NameBuf {
         self.as_name().to_key()
     }
 
+    /// [`NameBuf::to_key`], lowercasing this name in place rather than
+    /// copying it.
+    pub fn into_key(mut self) -> NameKey {
+        self.bytes[..usize::from(self.len)].make_ascii_lowercase();
+        NameKey(self)
+    }
+
     /// Prepends one label; fails when the label is empty, longer than 63
     /// octets, or the name would exceed 255 octets.
     pub fn prepend_label(&self, label: &[u8]) -> Option<Self> {
@@ -887,6 +894,11 @@ mod tests {
         assert!(!upper.as_name().same_spelling(&lower.as_name()));
         assert_eq!(upper.to_key(), lower.to_key());
         assert_eq!(upper.to_key().as_wire(), b"\x03www\x07example\x03com\x00");
+        assert_eq!(upper.into_key().as_wire(), lower.to_key().as_wire());
+        assert_eq!(
+            NameBuf::from_presentation("\\195A").unwrap().into_key().as_wire(),
+            b"\x02\xc3a\x00"
+        );
         // Non-ASCII octets are not folded (RFC 4343 §3).
         assert_ne!(wire("\\195").as_name(), wire("\\227").as_name());
     }

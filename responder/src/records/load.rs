@@ -234,6 +234,9 @@ fn load_json_in_one_pass(
     }
     let text = text.trim_start_matches('\u{feff}').trim_start();
     let mut loader = Loader::new(file, config, &[]).ok()?;
+    // Room for the groups, guessed from the size (a compact manifest is
+    // about 250 bytes): address space only, until it is written.
+    loader.builder.reserve(text.len() / 256);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     if text.starts_with('[') {
         de::DeserializeSeed::deserialize(Items::Documents(&mut loader), &mut deserializer).ok()?;

@@ -742,7 +742,7 @@ impl TableBuilder {
                 let groups = &mut self.groups;
                 let text = (groups.texts.len() as u32, owner.len() as u32);
                 groups.texts.push_str(owner);
-                let wire = name.to_key();
+                let wire = name.into_key();
                 let wire = wire.as_wire();
                 let owner = (groups.owners.len() as u32, wire.len() as u8);
                 groups.owners.extend_from_slice(wire);
@@ -935,7 +935,7 @@ impl ParsedSpec {
         let (name, ttl) = check_group(&spec.name, u64::from(spec.ttl), &values)?;
         Ok(Self {
             owner_text: spec.name.clone(),
-            owner: name.to_key().as_wire().into(),
+            owner: name.into_key().as_wire().into(),
             ttl,
             values,
         })
