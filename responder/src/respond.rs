@@ -269,10 +269,14 @@ fn answer_question(
     if header.flags.opcode() != Opcode::QUERY {
         return finish(writer, Rcode::NOTIMP);
     }
-    let key = question.qname.to_key();
+    let mut key = NameKey::root();
+    question.qname.write_key(&mut key);
     match question.qclass {
         Class::IN => {}
-        Class::CH => return answer_chaos(writer, table, &key, question.qtype),
+        Class::CH => {
+            let rcode = answer_chaos(&mut writer, table, &key, question.qtype);
+            return finish(writer, rcode);
+        }
         _ => return finish(writer, Rcode::REFUSED),
     }
     match question.qtype {
@@ -282,30 +286,40 @@ fn answer_question(
         RType::AXFR | RType::IXFR => return finish(writer, Rcode::REFUSED),
         _ => {}
     }
-    match table.lookup(&key) {
-        Lookup::NotOurs => finish(writer, Rcode::REFUSED),
+    // The answer is written through `&mut writer` from here on: moved
+    // into each step, the writer (with its compression table) is copied.
+    let rcode = match table.lookup(&key) {
+        Lookup::NotOurs => Rcode::REFUSED,
         Lookup::NxDomain { zone } => {
             writer.set_flags(writer.flags().with_aa(true));
-            negative(writer, zone, &question.qname, Rcode::NXDOMAIN)
+            negative(&mut writer, zone, &question.qname, Rcode::NXDOMAIN)
         }
         Lookup::Found { zone, node, .. } => {
             writer.set_flags(writer.flags().with_aa(true));
-            answer_node(writer, zone, node, &question.qname, question.qtype, context)
+            answer_node(
+                &mut writer,
+                zone,
+                node,
+                &question.qname,
+                question.qtype,
+                context,
+            )
         }
-    }
+    };
+    finish(writer, rcode)
 }
 
 /// Answers from a node that exists (itself or through a wildcard); the
 /// owner of the records is the query name, written as a pointer to the
-/// question.
+/// question. Returns the RCODE.
 fn answer_node<'t>(
-    mut writer: MessageWriter<'_>,
+    writer: &mut MessageWriter<'_>,
     zone: &'t Zone,
     node: NodeRef<'t>,
     qname: &Name<'_>,
     qtype: RType,
     context: &mut Context,
-) -> Outcome {
+) -> Rcode {
     if qtype == RType::ANY {
         // RFC 8482 §4.1: one RRset is enough.
         return match node.rrsets().first() {
@@ -316,7 +330,7 @@ fn answer_node<'t>(
                     node.tails(rrset),
                     0,
                 );
-                finish(writer, Rcode::NOERROR)
+                Rcode::NOERROR
             }
             None => negative(writer, zone, qname, Rcode::NOERROR),
         };
@@ -325,7 +339,7 @@ fn answer_node<'t>(
         let first = rotation(rrset.rtype, rrset.count, context);
         let _ =
             writer.push_rrset_tails(Section::Answer, Owner::Offset(12), node.tails(rrset), first);
-        return finish(writer, Rcode::NOERROR);
+        return Rcode::NOERROR;
     }
     if qtype != RType::CNAME
         && let Some(cname) = node.rrset(RType::CNAME)
@@ -335,7 +349,7 @@ fn answer_node<'t>(
             .push_rrset_tails(Section::Answer, Owner::Offset(12), tails, 0)
             .is_err()
         {
-            return finish(writer, Rcode::NOERROR);
+            return Rcode::NOERROR;
         }
         return follow_cname(writer, zone, node, tails, qname, qtype, context);
     }
@@ -347,14 +361,14 @@ fn answer_node<'t>(
 /// last record written; writes each link and the final RRset with the
 /// target as owner.
 fn follow_cname<'t>(
-    mut writer: MessageWriter<'_>,
+    writer: &mut MessageWriter<'_>,
     zone: &'t Zone,
     start: NodeRef<'t>,
     mut tail: &'t [u8],
     qname: &Name<'_>,
     qtype: RType,
     context: &mut Context,
-) -> Outcome {
+) -> Rcode {
     // Nodes already answered for, to stop at a loop; the first is the one
     // the query matched.
     let mut visited = [start.id(); MAX_CNAME_CHAIN + 1];
@@ -371,7 +385,7 @@ fn follow_cname<'t>(
             // Out of zone: the client's resolver follows it (RFC 1034
             // §4.3.2); the addresses the record carries for the target, if
             // any, spare a client that does not.
-            push_target_addresses(&mut writer, owner, tail, &target, qtype, context);
+            push_target_addresses(writer, owner, tail, &target, qtype, context);
             break;
         }
         match zone.lookup(&key) {
@@ -410,7 +424,7 @@ fn follow_cname<'t>(
             Lookup::NotOurs => break,
         }
     }
-    finish(writer, Rcode::NOERROR)
+    Rcode::NOERROR
 }
 
 /// Writes the A or AAAA RRset that `node`'s CNAME carries for its target
@@ -447,8 +461,9 @@ fn push_target_addresses(
 }
 
 /// NXDOMAIN or NODATA: the zone's SOA in the authority section, owned by the
-/// apex, which is a suffix of the question name (RFC 2308 §3).
-fn negative(mut writer: MessageWriter<'_>, zone: &Zone, qname: &Name<'_>, rcode: Rcode) -> Outcome {
+/// apex, which is a suffix of the question name (RFC 2308 §3). Returns
+/// `rcode`.
+fn negative(writer: &mut MessageWriter<'_>, zone: &Zone, qname: &Name<'_>, rcode: Rcode) -> Rcode {
     let apex_offset = 12 + qname.wire_len() - zone.apex().as_wire().len();
     let _ = writer.push_rrset_tails(
         Section::Authority,
@@ -456,23 +471,24 @@ fn negative(mut writer: MessageWriter<'_>, zone: &Zone, qname: &Name<'_>, rcode:
         zone.negative_soa_tail(),
         0,
     );
-    finish(writer, rcode)
+    rcode
 }
 
-/// CHAOS TXT answers, when configured; REFUSED otherwise.
+/// CHAOS TXT answers, when configured; REFUSED otherwise. Returns the
+/// RCODE.
 fn answer_chaos(
-    mut writer: MessageWriter<'_>,
+    writer: &mut MessageWriter<'_>,
     table: &Table,
     key: &NameKey,
     qtype: RType,
-) -> Outcome {
+) -> Rcode {
     match (qtype, table.chaos_tail(key)) {
         (RType::TXT | RType::ANY, Some(tail)) => {
             writer.set_flags(writer.flags().with_aa(true));
             let _ = writer.push_rrset_tails(Section::Answer, Owner::Offset(12), tail, 0);
-            finish(writer, Rcode::NOERROR)
+            Rcode::NOERROR
         }
-        _ => finish(writer, Rcode::REFUSED),
+        _ => Rcode::REFUSED,
     }
 }
 

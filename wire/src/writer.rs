@@ -51,6 +51,20 @@ pub struct MessageWriter<'b> {
     /// The upper eight bits of the RCODE, written into OPT by `finish`.
     extended_rcode: u8,
     compressor: Compressor,
+    /// A name written but not yet in `compressor` (the question's): most
+    /// answers write no name after the question (their owners are
+    /// pointers to it, their records copied whole), so its suffixes are
+    /// remembered only when another name is written.
+    pending: Option<Written>,
+}
+
+/// A name just written uncompressed, for [`Compressor`]: where it starts,
+/// its length and its label count.
+#[derive(Clone, Copy, Debug)]
+struct Written {
+    start: usize,
+    wire_len: usize,
+    label_count: usize,
 }
 
 /// A point the writer can roll back to.
@@ -59,6 +73,7 @@ pub struct Mark {
     len: usize,
     counts: [u16; 4],
     compressor_len: usize,
+    pending: Option<Written>,
     section: Option<Section>,
 }
 
@@ -80,6 +95,7 @@ impl<'b> MessageWriter<'b> {
             section: None,
             extended_rcode: 0,
             compressor: Compressor::new(),
+            pending: None,
         })
     }
 
@@ -201,6 +217,7 @@ impl<'b> MessageWriter<'b> {
             len: self.len,
             counts: self.counts(),
             compressor_len: self.compressor.len(),
+            pending: self.pending,
             section: self.section,
         }
     }
@@ -214,6 +231,8 @@ impl<'b> MessageWriter<'b> {
         self.header.nscount = ns;
         self.header.arcount = ar;
         self.compressor.truncate(mark.compressor_len);
+        // A name pending at the mark and remembered since is pending again.
+        self.pending = mark.pending;
         self.section = mark.section;
     }
 
@@ -534,6 +553,16 @@ impl<'b> MessageWriter<'b> {
         compress: bool,
         remember: bool,
     ) -> Result<(), WriteError> {
+        // Entries go in in the order the names were written.
+        if let Some(pending) = self.pending.take() {
+            self.remember(
+                pending.start,
+                pending.wire_len,
+                pending.label_count,
+                0,
+                true,
+            );
+        }
         let found = if compress {
             self.compressor.find(&self.buf[..self.len], name)
         } else {
@@ -570,23 +599,52 @@ impl<'b> MessageWriter<'b> {
                 }
             }
         }
-        if remember {
-            // Remember each label position just written, walking the output.
-            let mut at = start;
-            let mut suffix_len = name.wire_len();
-            for suffix_labels in
-                (name.label_count() - labels_to_write + 1..=name.label_count()).rev()
-            {
-                self.compressor
-                    .insert(at, suffix_len, suffix_labels, pointer.is_none());
-                let label_len = 1 + usize::from(self.buf[at]);
-                at += label_len;
-                suffix_len -= label_len;
+        match (remember, pointer) {
+            // Whole and uncompressed (a question's name): remembered when
+            // the next name is written, if one is.
+            (true, None) if labels_to_write == name.label_count() => {
+                self.pending = Some(Written {
+                    start,
+                    wire_len: name.wire_len(),
+                    label_count: name.label_count(),
+                });
             }
+            (true, _) => self.remember(
+                start,
+                name.wire_len(),
+                name.label_count(),
+                name.label_count() - labels_to_write,
+                pointer.is_none(),
+            ),
+            (false, _) => {}
         }
         match pointer {
             Some(offset) => self.write_u16(0xC000 | offset),
             None => Ok(()),
+        }
+    }
+
+    /// Puts the label positions of a name written at `start` into the
+    /// compression table, walking the output: `wire_len` and `label_count`
+    /// are the whole name's, the last `labels_after` of which were not
+    /// written there (a pointer stands for them, and `contiguous` is
+    /// false).
+    fn remember(
+        &mut self,
+        start: usize,
+        wire_len: usize,
+        label_count: usize,
+        labels_after: usize,
+        contiguous: bool,
+    ) {
+        let mut at = start;
+        let mut suffix_len = wire_len;
+        for suffix_labels in (labels_after + 1..=label_count).rev() {
+            self.compressor
+                .insert(at, suffix_len, suffix_labels, contiguous);
+            let label_len = 1 + usize::from(self.buf[at]);
+            at += label_len;
+            suffix_len -= label_len;
         }
     }
 
@@ -910,6 +968,43 @@ mod tests {
         let parsed = Message::parse(&buf[..len]).unwrap();
         let owners: Vec<String> = parsed.answers().map(|r| r.owner.to_string()).collect();
         assert_eq!(owners, ["q.xcc.test.", "other.example."]);
+    }
+
+    #[test]
+    fn the_question_is_remembered_for_compression_even_across_a_rollback() {
+        // The question's suffixes enter the compression table only when a
+        // later name is written; a rollback past that point must leave
+        // them to be remembered again, not forget them.
+        let q = query("a.b.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let mut buf = [0u8; 512];
+        let mut writer = MessageWriter::new(&mut buf, 512).unwrap();
+        writer.push_question(&question).unwrap();
+        let mark = writer.mark();
+        let target = name("www.xcc.test");
+        let cname = |writer: &mut MessageWriter<'_>| {
+            writer
+                .push_record(
+                    Section::Answer,
+                    &question.qname,
+                    RType::CNAME,
+                    Class::IN,
+                    30,
+                    &RData::Cname(target.as_name()),
+                )
+                .unwrap()
+        };
+        cname(&mut writer);
+        writer.rollback(mark);
+        cname(&mut writer);
+        let len = writer.finish();
+        // The owner points at the question, the target's "xcc.test" into it.
+        assert_eq!(&buf[len - 6..len], b"\x03www\xC0\x10");
+        let parsed = Message::parse(&buf[..len]).unwrap();
+        let record = parsed.answers().next().unwrap();
+        assert_eq!(&buf[q.len()..q.len() + 2], &[0xC0, 0x0C]);
+        assert_eq!(record.rdata, RData::Cname(target.as_name()));
     }
 
     #[test]
