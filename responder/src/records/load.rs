@@ -330,7 +330,7 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
             Self::Documents(loader) => (loader, true),
         };
         let mut number = 0;
-        while let Some(manifest) = seq.next_element::<TypedManifest<'de>>()? {
+        while let Some(MapOnly(manifest)) = seq.next_element::<MapOnly<TypedManifest<'de>>>()? {
             if !manifest.is_a_record() {
                 return Err(not_this_path());
             }
@@ -799,7 +799,8 @@ impl<'a> Loader<'a> {
     /// into the builder when it is a valid manifest, else through the
     /// generic path that says what is wrong with it.
     fn add_json(&mut self, document: usize, item: Option<usize>, text: &RawValue) {
-        if let Ok(manifest) = serde_json::from_str::<TypedManifest<'_>>(text.get())
+        if let Ok(MapOnly(manifest)) =
+            serde_json::from_str::<MapOnly<TypedManifest<'_>>>(text.get())
             && manifest.is_a_record()
         {
             self.add_typed(document, manifest);
@@ -825,7 +826,7 @@ impl<'a> Loader<'a> {
 
     /// Adds a manifest read straight, of `document`.
     fn add_typed(&mut self, document: usize, manifest: TypedManifest<'_>) {
-        let metadata = manifest.metadata.unwrap_or_default();
+        let metadata = manifest.metadata.map(|meta| meta.0).unwrap_or_default();
         let source = SourceRef {
             file: self.file,
             document: Some(document),
@@ -1067,7 +1068,7 @@ struct TypedManifest<'a> {
     api_version: &'a str,
     kind: &'a str,
     #[serde(borrow)]
-    metadata: Option<TypedMeta<'a>>,
+    metadata: Option<MapOnly<TypedMeta<'a>>>,
     #[serde(borrow)]
     spec: DnsRecordSpecOf<&'a str>,
     /// Present, the object is a benchmark zone, not a manifest.
@@ -1078,6 +1079,35 @@ impl TypedManifest<'_> {
     /// Whether this is a `DNSRecord` manifest, as [`manifest`] decides.
     fn is_a_record(&self) -> bool {
         self.kind == KIND && self.api_version == API_VERSION && self.records.is_none()
+    }
+}
+
+/// A `T` read only from a mapping. A derived struct also reads from a
+/// sequence of its fields in order, which the generic path does not take
+/// for an object (an item shaped `[apiVersion, kind, ...]` is "a list, not
+/// an object" there, and an array `metadata` names no object).
+struct MapOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Hands the mapping to `T`'s own reading.
+        struct MapVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for MapVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(MapVisitor(PhantomData))
+            .map(MapOnly)
     }
 }
 
@@ -1357,6 +1387,10 @@ mod tests {
             "42".to_owned(),
             "null".to_owned(),
             "[1]".to_owned(),
+            // Shaped as the sequence of a manifest's fields, and metadata
+            // as the sequence of its own: not objects.
+            r#"["connectivity.tanzu.vmware.com/v1alpha1", "DNSRecord", null, {"name": "v.xcc.test", "addresses": ["192.0.2.9"]}, null]"#.to_owned(),
+            valid("w.example.org").replace(r#"{"name": "n", "namespace": "xcc-dns"}"#, r#"["o", "ns"]"#),
             // Outside the zone, a duplicate, a CNAME beside data: the
             // builder's own rejections (the last names the first item).
             valid("t.example.org"),
@@ -1445,6 +1479,13 @@ mod tests {
             list(&good.replace("a.xcc.test", r"a\u002excc.test")),
             list(&good.replace(r#""spec""#, r#""status": {}, "records": [], "spec""#)),
             list(&good.replace(r#""ttl": 60"#, r#""ttl": 60, "tll": 1"#)),
+            list(
+                r#"["connectivity.tanzu.vmware.com/v1alpha1", "DNSRecord", null, {"name": "v.xcc.test", "addresses": ["192.0.2.9"]}, null]"#,
+            ),
+            list(&good.replace(
+                r#"{"name": "a", "namespace": "xcc-dns"}"#,
+                r#"["a", "xcc-dns"]"#,
+            )),
             format!(r#"{{"kind": "List", "kind": "List", "items": [{good}]}}"#),
             format!(r#"{{"kind": "DNSRecord", "items": [{good}]}}"#),
             format!(r#"{{"kind": "List", "items": [{good}], "records": []}}"#),
