@@ -361,6 +361,29 @@ impl<'b> MessageWriter<'b> {
         for _ in 0..first {
             split += 10 + usize::from(u16::from_be_bytes([tails[split + 8], tails[split + 9]]));
         }
+        if let Owner::Offset(offset) = owner
+            && self.fits_whole(section, count, tails.len() + 2 * count)
+        {
+            // The common answer: every owner the same pointer, the whole
+            // RRset known to fit; written in one go, nothing to undo.
+            self.section = Some(section);
+            let pointer = (0xC000 | offset).to_be_bytes();
+            for part in [&tails[split..], &tails[..split]] {
+                let mut at = 0;
+                while at < part.len() {
+                    let len = 10 + usize::from(u16::from_be_bytes([part[at + 8], part[at + 9]]));
+                    let start = self.len;
+                    self.buf[start..start + 2].copy_from_slice(&pointer);
+                    self.buf[start + 2..start + 2 + len].copy_from_slice(&part[at..at + len]);
+                    self.len = start + 2 + len;
+                    at += len;
+                }
+            }
+            for _ in 0..count {
+                self.bump_count(section);
+            }
+            return Ok(());
+        }
         let mark = self.mark();
         let mut owner = owner;
         let result = (|| {
@@ -453,6 +476,21 @@ impl<'b> MessageWriter<'b> {
         self.write_bytes(tail)?;
         self.bump_count(section);
         Ok(())
+    }
+
+    /// Whether `records` more records of `len` octets in all can go into
+    /// `section` with nothing to refuse: the section comes in order, the
+    /// count does not overflow, the octets fit.
+    fn fits_whole(&self, section: Section, records: usize, len: usize) -> bool {
+        let in_order = self.section.is_none_or(|current| current <= section);
+        let (count, headroom) = match section {
+            Section::Answer => (self.header.ancount, 0),
+            Section::Authority => (self.header.nscount, 0),
+            Section::Additional => (self.header.arcount, u16::from(self.opt_len > 0)),
+        };
+        in_order
+            && usize::from(count) + records <= usize::from(u16::MAX - headroom)
+            && self.len + len <= self.limit
     }
 
     /// Fails when one more record would overflow the section's count (one
@@ -1131,6 +1169,35 @@ mod tests {
         let parsed = Message::parse(&buf[..len]).unwrap();
         let owners: Vec<String> = parsed.answers().map(|r| r.owner.to_string()).collect();
         assert_eq!(owners, ["www.xcc.test.", "www.xcc.test."]);
+    }
+
+    #[test]
+    fn an_rrset_behind_a_pointer_fits_to_the_last_octet_or_not_at_all() {
+        // Written in one go when the whole RRset fits; one octet short, it
+        // is refused whole and TC set, like any other.
+        let q = query("kuard.xcc.test");
+        let message = Message::parse(&q).unwrap();
+        let question = message.question().unwrap();
+        let tails: Vec<u8> = [a_tail(1), a_tail(2)].concat();
+        let whole = q.len() + 2 * (2 + 14);
+        for (limit, fits) in [(whole, true), (whole - 1, false)] {
+            let mut buf = [0u8; 512];
+            let mut writer = MessageWriter::new(&mut buf, limit).unwrap();
+            writer.push_question(&question).unwrap();
+            let result = writer.push_rrset_tails(Section::Answer, Owner::Offset(12), &tails, 1);
+            assert_eq!(result.is_ok(), fits, "limit {limit}");
+            assert_eq!(writer.flags().tc(), !fits);
+            assert_eq!(writer.counts(), [1, u16::from(fits) * 2, 0, 0]);
+            let len = writer.finish();
+            assert_eq!(len, if fits { whole } else { q.len() });
+            if fits {
+                let records = &buf[q.len()..len];
+                assert_eq!(&records[..2], &[0xC0, 0x0C]);
+                assert_eq!(&records[2..16], &a_tail(2));
+                assert_eq!(&records[16..18], &[0xC0, 0x0C]);
+                assert_eq!(&records[18..32], &a_tail(1));
+            }
+        }
     }
 
     #[test]
