@@ -379,7 +379,7 @@ pub fn plan_records<'a, R: RecordInput>(
         // told (what is wrong with it comes before whom it collides with).
         let added = match candidate.parsed {
             Some(Ok(parsed)) => {
-                builder.add_parsed(parsed, candidate.source.clone());
+                builder.add_parsed(parsed, &candidate.source);
                 true
             }
             Some(Err(rejection)) => {
@@ -391,7 +391,7 @@ pub fn plan_records<'a, R: RecordInput>(
                 false
             }
             None => builder
-                .add_spec(&candidate.spec, candidate.source.clone())
+                .add_spec(&candidate.spec, &candidate.source)
                 .is_ok(),
         };
         if !added {
