@@ -390,9 +390,7 @@ pub fn plan_records<'a, R: RecordInput>(
                 );
                 false
             }
-            None => builder
-                .add_spec(&candidate.spec, &candidate.source)
-                .is_ok(),
+            None => builder.add_spec(&candidate.spec, &candidate.source).is_ok(),
         };
         if !added {
             continue;
