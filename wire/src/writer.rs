@@ -379,9 +379,8 @@ impl<'b> MessageWriter<'b> {
                     at += len;
                 }
             }
-            for _ in 0..count {
-                self.bump_count(section);
-            }
+            // `fits_whole` checked that the count takes them all.
+            self.bump_count(section, count as u16);
             return Ok(());
         }
         let mark = self.mark();
@@ -437,13 +436,16 @@ impl<'b> MessageWriter<'b> {
 
     /// Enters `section`, refusing to go back to an earlier one.
     fn enter(&mut self, section: Section) -> Result<(), WriteError> {
-        match self.section {
-            Some(current) if current > section => Err(WriteError::SectionOrder),
-            _ => {
-                self.section = Some(section);
-                Ok(())
-            }
+        if !self.may_enter(section) {
+            return Err(WriteError::SectionOrder);
         }
+        self.section = Some(section);
+        Ok(())
+    }
+
+    /// Whether `section` is not before the one being written.
+    fn may_enter(&self, section: Section) -> bool {
+        self.section.is_none_or(|current| current <= section)
     }
 
     /// Where a pointer reproducing the owner written at `at` points: the
@@ -474,7 +476,7 @@ impl<'b> MessageWriter<'b> {
             Owner::Offset(offset) => self.write_u16(0xC000 | offset)?,
         }
         self.write_bytes(tail)?;
-        self.bump_count(section);
+        self.bump_count(section, 1);
         Ok(())
     }
 
@@ -482,37 +484,36 @@ impl<'b> MessageWriter<'b> {
     /// `section` with nothing to refuse: the section comes in order, the
     /// count does not overflow, the octets fit.
     fn fits_whole(&self, section: Section, records: usize, len: usize) -> bool {
-        let in_order = self.section.is_none_or(|current| current <= section);
-        let (count, headroom) = match section {
-            Section::Answer => (self.header.ancount, 0),
-            Section::Authority => (self.header.nscount, 0),
-            Section::Additional => (self.header.arcount, u16::from(self.opt_len > 0)),
-        };
-        in_order
-            && usize::from(count) + records <= usize::from(u16::MAX - headroom)
+        self.may_enter(section)
+            && records <= usize::from(self.count_room(section))
             && self.len + len <= self.limit
     }
 
-    /// Fails when one more record would overflow the section's count (one
-    /// slot of the additional section stays free for OPT).
+    /// Fails when one more record would overflow the section's count.
     fn bump_count_check(&self, section: Section) -> Result<(), WriteError> {
-        let (count, headroom) = match section {
-            Section::Answer => (self.header.ancount, 0),
-            Section::Authority => (self.header.nscount, 0),
-            Section::Additional => (self.header.arcount, u16::from(self.opt_len > 0)),
-        };
-        if count >= u16::MAX - headroom {
+        if self.count_room(section) == 0 {
             return Err(WriteError::CountOverflow);
         }
         Ok(())
     }
 
-    /// Counts one more record in `section`.
-    fn bump_count(&mut self, section: Section) {
+    /// How many more records `section`'s count can take (one slot of the
+    /// additional section stays free for OPT).
+    fn count_room(&self, section: Section) -> u16 {
+        let (count, headroom) = match section {
+            Section::Answer => (self.header.ancount, 0),
+            Section::Authority => (self.header.nscount, 0),
+            Section::Additional => (self.header.arcount, u16::from(self.opt_len > 0)),
+        };
+        (u16::MAX - headroom).saturating_sub(count)
+    }
+
+    /// Counts `records` more records in `section`.
+    fn bump_count(&mut self, section: Section, records: u16) {
         match section {
-            Section::Answer => self.header.ancount += 1,
-            Section::Authority => self.header.nscount += 1,
-            Section::Additional => self.header.arcount += 1,
+            Section::Answer => self.header.ancount += records,
+            Section::Authority => self.header.nscount += records,
+            Section::Additional => self.header.arcount += records,
         }
     }
 
@@ -544,7 +545,7 @@ impl<'b> MessageWriter<'b> {
         let rdlength = self.len - rdlength_at - 2;
         let rdlength = u16::try_from(rdlength).map_err(|_| WriteError::RdataTooLong)?;
         self.buf[rdlength_at..rdlength_at + 2].copy_from_slice(&rdlength.to_be_bytes());
-        self.bump_count(section);
+        self.bump_count(section, 1);
         Ok(())
     }
 

@@ -239,7 +239,11 @@ fn load_json_in_one_pass(
     loader.builder.reserve(text.len() / 256);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     if text.starts_with('[') {
-        de::DeserializeSeed::deserialize(Items::Documents(&mut loader), &mut deserializer).ok()?;
+        let items = Items {
+            loader: &mut loader,
+            each_a_document: true,
+        };
+        de::DeserializeSeed::deserialize(items, &mut deserializer).ok()?;
     } else {
         de::DeserializeSeed::deserialize(OnePassList(&mut loader), &mut deserializer).ok()?;
     }
@@ -284,7 +288,10 @@ impl<'de> Visitor<'de> for OnePassList<'_, '_> {
             match key {
                 "items" => {
                     has_items = true;
-                    map.next_value_seed(Items::ListItems(&mut *self.0))?;
+                    map.next_value_seed(Items {
+                        loader: &mut *self.0,
+                        each_a_document: false,
+                    })?;
                 }
                 "kind" => is_a_list = map.next_value::<&'de str>()?.ends_with("List"),
                 // A benchmark zone: its header configures the build.
@@ -304,9 +311,10 @@ impl<'de> Visitor<'de> for OnePassList<'_, '_> {
 
 /// A JSON array of manifests read in one pass: a `List`'s items (all of
 /// document 1), or a top-level array (each element a document).
-enum Items<'l, 'f> {
-    ListItems(&'l mut Loader<'f>),
-    Documents(&'l mut Loader<'f>),
+struct Items<'l, 'f> {
+    loader: &'l mut Loader<'f>,
+    /// A top-level array: each element counts as a document.
+    each_a_document: bool,
 }
 
 impl<'de> de::DeserializeSeed<'de> for Items<'_, '_> {
@@ -325,17 +333,14 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let (loader, documents) = match self {
-            Self::ListItems(loader) => (loader, false),
-            Self::Documents(loader) => (loader, true),
-        };
         let mut number = 0;
         while let Some(MapOnly(manifest)) = seq.next_element::<MapOnly<TypedManifest<'de>>>()? {
             if !manifest.is_a_record() {
                 return Err(not_this_path());
             }
             number += 1;
-            loader.add_typed(if documents { number } else { 1 }, manifest);
+            let document = if self.each_a_document { number } else { 1 };
+            self.loader.add_typed(document, manifest);
         }
         Ok(())
     }

@@ -55,42 +55,15 @@ impl IdMap {
         }
     }
 
-    /// The number for which `is_it` says yes, or (then `true`) the one
-    /// `new` makes, stored. `hash_of` hashes a stored number's name again
-    /// when the map grows.
-    #[inline]
-    pub(super) fn find_or_insert(
-        &mut self,
-        hash: u64,
-        mut is_it: impl FnMut(u32) -> bool,
-        new: impl FnOnce() -> u32,
-        hash_of: impl Fn(u32) -> u64,
-    ) -> (u32, bool) {
-        let tag = hash & TAG;
-        let mask = self.slots.len() - 1;
-        let mut at = self.start(hash);
-        loop {
-            let slot = self.slots[at];
-            if slot == 0 {
-                break;
-            }
-            if slot & TAG == tag && is_it(number(slot)) {
-                return (number(slot), false);
-            }
-            at = (at + 1) & mask;
-        }
-        let made = new();
-        self.slots[at] = tag | (u64::from(made) + 1);
+    /// Stores `number` under `hash`, which no stored name has. `hash_of`
+    /// hashes a stored number's name again when the map grows.
+    pub(super) fn insert_new(&mut self, hash: u64, number: u32, hash_of: impl Fn(u32) -> u64) {
+        let at = self.empty_slot(hash);
+        self.slots[at] = (hash & TAG) | (u64::from(number) + 1);
         self.len += 1;
         if self.len * 3 > self.slots.len() * 2 {
-            self.grow(hash_of);
+            self.resize(self.slots.len() * 2, hash_of);
         }
-        (made, true)
-    }
-
-    /// Stores `number` under `hash`, which no stored name has.
-    pub(super) fn insert_new(&mut self, hash: u64, number: u32, hash_of: impl Fn(u32) -> u64) {
-        self.find_or_insert(hash, |_| false, || number, hash_of);
     }
 
     /// Makes room for `count` more numbers.
@@ -100,20 +73,22 @@ impl IdMap {
         }
     }
 
-    fn grow(&mut self, hash_of: impl Fn(u32) -> u64) {
-        self.resize(self.slots.len() * 2, hash_of);
-    }
-
     fn resize(&mut self, slots: usize, hash_of: impl Fn(u32) -> u64) {
         let old = std::mem::replace(&mut self.slots, vec![0; slots]);
-        let mask = slots - 1;
         for slot in old.into_iter().filter(|&slot| slot != 0) {
-            let mut at = self.start(hash_of(number(slot)));
-            while self.slots[at] != 0 {
-                at = (at + 1) & mask;
-            }
+            let at = self.empty_slot(hash_of(number(slot)));
             self.slots[at] = slot;
         }
+    }
+
+    /// The first empty slot a name of `hash` probes.
+    fn empty_slot(&self, hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = self.start(hash);
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        at
     }
 
     #[inline]
@@ -150,11 +125,10 @@ mod tests {
         let hash_of = |n: u32| hasher.hash_one(n % 97) ^ u64::from(n % 3);
         let mut map = IdMap::with_capacity(0);
         for n in 0..5000u32 {
-            let (got, made) = map.find_or_insert(hash_of(n), |m| m == n, || n, hash_of);
-            assert_eq!((got, made), (n, true));
+            assert_eq!(map.find(hash_of(n), |m| m == n), None);
+            map.insert_new(hash_of(n), n, hash_of);
             if n % 7 == 0 {
-                let (again, made) = map.find_or_insert(hash_of(n), |m| m == n, || 0, hash_of);
-                assert_eq!((again, made), (n, false));
+                assert_eq!(map.find(hash_of(n), |m| m == n), Some(n));
             }
         }
         assert_eq!(map.len, 5000);
