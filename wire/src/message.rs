@@ -197,6 +197,7 @@ fn check_not_opt(record: &Skimmed<'_>) -> Result<(), ParseError> {
 
 /// What [`Message::parse`] keeps of a record while validating it: small, so
 /// that validation does not move whole [`Record`]s around.
+#[derive(Debug, PartialEq)]
 struct Skimmed<'a> {
     start: usize,
     owner_is_root: bool,
@@ -209,6 +210,51 @@ struct Skimmed<'a> {
 /// Validates one record (owner, fields, typed RDATA) and keeps the little
 /// the message parser needs.
 fn skim_record<'a>(reader: &mut Reader<'a>) -> Result<Skimmed<'a>, ParseError> {
+    match skim_root_opt(reader) {
+        Some(skimmed) => skimmed,
+        None => skim_any_record(reader),
+    }
+}
+
+/// The record almost every query carries, an OPT owned by the root, skimmed
+/// without the general name decoder and RDATA dispatch; `None` (nothing
+/// read) for any other record, or one too short to hold the fixed fields,
+/// which [`skim_any_record`] then reads. Where both read a record, they
+/// return the same result and leave the reader at the same place.
+#[inline]
+fn skim_root_opt<'a>(reader: &mut Reader<'a>) -> Option<Result<Skimmed<'a>, ParseError>> {
+    // Owner (the root: one zero octet), TYPE, CLASS, TTL, RDLENGTH.
+    const FIXED: usize = 1 + 2 + 2 + 4 + 2;
+    let start = reader.pos();
+    let fixed = reader.message().get(start..start + FIXED)?;
+    if reader.remaining() < FIXED || fixed[..3] != [0, 0, 41] {
+        return None;
+    }
+    let class = Class(u16::from_be_bytes([fixed[3], fixed[4]]));
+    let ttl = u32::from_be_bytes([fixed[5], fixed[6], fixed[7], fixed[8]]);
+    let rdlength = usize::from(u16::from_be_bytes([fixed[9], fixed[10]]));
+    reader.skip_fixed(FIXED);
+    Some(skim_opt_rdata(reader, rdlength).map(|opt| Skimmed {
+        start,
+        owner_is_root: true,
+        rtype: RType::OPT,
+        class,
+        ttl,
+        opt: Some(opt),
+    }))
+}
+
+/// Takes `rdlength` octets of OPT RDATA and validates its options, with the
+/// errors (and offsets) [`RData::parse`] gives.
+fn skim_opt_rdata<'a>(reader: &mut Reader<'a>, rdlength: usize) -> Result<OptData<'a>, ParseError> {
+    let rdata = reader.sub(rdlength, ParseErrorKind::RdataPastEnd)?;
+    let at = rdata.pos();
+    OptData::from_wire(&rdata.message()[at..at + rdlength])
+        .map_err(|e| ParseError::new(e.kind(), at + e.offset()))
+}
+
+/// [`skim_record`] for any record.
+fn skim_any_record<'a>(reader: &mut Reader<'a>) -> Result<Skimmed<'a>, ParseError> {
     let start = reader.pos();
     let owner = reader.name(true)?;
     let rtype = RType(reader.u16()?);
@@ -297,5 +343,84 @@ impl<'a> Iterator for Records<'a> {
         }
         self.remaining -= 1;
         parse_record(&mut self.reader).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An OPT record owned by the root: payload 1232, DO set, a cookie
+    /// option (8 octets) and an empty padding option.
+    const OPT: [u8; 27] = [
+        0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 16, // owner .. RDLENGTH
+        0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, // COOKIE
+        0, 12, 0, 0, // PADDING
+    ];
+
+    /// Both skims of `record` placed after a header: the result and where
+    /// the reader was left, or `None` from the fast one when it declined.
+    #[allow(clippy::type_complexity)]
+    fn skim_both(
+        record: &[u8],
+    ) -> (
+        Option<(Result<Skimmed<'_>, ParseError>, usize)>,
+        (Result<Skimmed<'_>, ParseError>, usize),
+    ) {
+        let mut message = vec![0u8; HEADER_LEN];
+        message.extend_from_slice(record);
+        let message: &'static [u8] = Box::leak(message.into_boxed_slice());
+        let mut fast = Reader::new(message, HEADER_LEN);
+        let fast = skim_root_opt(&mut fast).map(|skimmed| (skimmed, fast.pos()));
+        let mut general = Reader::new(message, HEADER_LEN);
+        let general = (skim_any_record(&mut general), general.pos());
+        (fast, general)
+    }
+
+    #[test]
+    fn the_opt_fast_path_reads_every_record_as_the_general_path_does() {
+        let mut taken = 0;
+        let mut check = |record: &[u8]| {
+            let (fast, general) = skim_both(record);
+            if let Some(fast) = fast {
+                taken += 1;
+                match (&fast.0, &general.0) {
+                    (Ok(a), Ok(b)) => assert_eq!((a, fast.1), (b, general.1), "{record:?}"),
+                    (Err(a), Err(b)) => {
+                        assert_eq!((a.kind(), a.offset()), (b.kind(), b.offset()), "{record:?}")
+                    }
+                    _ => panic!("{record:?}: fast {:?}, general {:?}", fast.0, general.0),
+                }
+            }
+        };
+        // Every truncation, then every value of every octet (type, RDLENGTH
+        // and option lengths included), each also with a trailing octet.
+        for len in 0..=OPT.len() {
+            check(&OPT[..len]);
+        }
+        for at in 0..OPT.len() {
+            for value in 0..=255u8 {
+                let mut record = OPT;
+                record[at] = value;
+                check(&record);
+                let mut longer = record.to_vec();
+                longer.push(0);
+                check(&longer);
+            }
+        }
+        // The fast path did read most of them (it is not declining all).
+        assert!(taken > 10_000, "the fast path took {taken}");
+    }
+
+    #[test]
+    fn the_opt_fast_path_declines_other_records() {
+        // Type A at the root, an OPT under a non-root owner, a pointer owner.
+        for record in [
+            &[0u8, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4][..],
+            &[1, b'a', 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0],
+            &[0xc0, 12, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0],
+        ] {
+            assert!(skim_both(record).0.is_none(), "{record:?}");
+        }
     }
 }

@@ -644,16 +644,25 @@ pub fn wire_is_at_or_below(name: &[u8], ancestor: &[u8]) -> bool {
 /// Lowercases the ASCII letters of `bytes` (RFC 4343: other octets are
 /// left alone), eight at a time: on the query path every name is folded
 /// once, and byte by byte that was a tenth of an answer's instructions.
-/// Length octets of a wire name are below 64, never letters.
+/// Length octets of a wire name are below 64, never letters. A length
+/// that is not a multiple of eight ends with a word that overlaps the one
+/// before: folding twice is folding once.
 fn lowercase_ascii(bytes: &mut [u8]) {
-    let mut words = bytes.chunks_exact_mut(8);
-    for word in &mut words {
-        let folded = lowercase_word(u64::from_le_bytes(
-            (&*word).try_into().expect("chunks of eight"),
-        ));
-        word.copy_from_slice(&folded.to_le_bytes());
+    let len = bytes.len();
+    if len < 8 {
+        bytes.make_ascii_lowercase();
+        return;
     }
-    words.into_remainder().make_ascii_lowercase();
+    let fold_at = |bytes: &mut [u8], at: usize| {
+        let word: &mut [u8; 8] = (&mut bytes[at..at + 8]).try_into().expect("eight octets");
+        *word = lowercase_word(u64::from_le_bytes(*word)).to_le_bytes();
+    };
+    let mut at = 0;
+    while at + 8 < len {
+        fold_at(bytes, at);
+        at += 8;
+    }
+    fold_at(bytes, len - 8);
 }
 
 /// [`u8::to_ascii_lowercase`] of each octet of `word`, with no carry
@@ -954,8 +963,10 @@ mod tests {
                 }
             }
         }
-        for len in 0..40 {
-            let mut bytes: Vec<u8> = (0..len).map(|i| b"aZ@[Q\x00\xc1q"[i % 8]).collect();
+        // Every length a name can have, over a pattern whose period (11)
+        // is not the word's, so that every octet meets every position.
+        for len in 0..=255 {
+            let mut bytes: Vec<u8> = (0..len).map(|i| b"aZ@[Q\x00\xc1q\x7fMz"[i % 11]).collect();
             let want: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
             lowercase_ascii(&mut bytes);
             assert_eq!(bytes, want);

@@ -59,6 +59,13 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    /// Moves past `len` bytes the caller has checked are there
+    /// (`len <= remaining()`).
+    pub(crate) fn skip_fixed(&mut self, len: usize) {
+        debug_assert!(len <= self.remaining());
+        self.pos += len;
+    }
+
     /// Takes `N` bytes as an array.
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], ParseError> {
         let bytes = self.take(N)?;
