@@ -129,6 +129,12 @@ impl WorkerStats {
         self.bump(&self.dropped[index]);
     }
 
+    /// Counts an answer that went out with TC set only once it had been
+    /// cut to fit the link (it was counted when first answered).
+    pub fn truncated_again(&self) {
+        self.bump(&self.truncated);
+    }
+
     /// Counts a socket error.
     pub fn io_error(&self) {
         self.bump(&self.io_errors);

@@ -1,5 +1,7 @@
 //! Batched datagram I/O: `recvmmsg`/`sendmmsg` on Linux, one datagram per
-//! call elsewhere. The only `unsafe` code of the responder lives here.
+//! call elsewhere, and the one socket option the standard library and
+//! socket2 do not set ([`set_dont_fragment`]). The only `unsafe` code of the
+//! responder lives here.
 //!
 //! A [`Batch`] owns every buffer a worker needs: `BATCH` receive buffers,
 //! `BATCH` send buffers, their `iovec`s, `mmsghdr`s and source addresses.
@@ -94,25 +96,113 @@ impl Batch {
         self.tx_len[i] = len;
     }
 
-    /// Sends every answer set for the first `count` slots; returns how many
-    /// datagrams could not be sent (the errors are counted, not fatal).
-    pub fn send(&mut self, socket: &UdpSocket, count: usize) -> usize {
+    /// Forgets the answers of every slot not in `slots` (bit `i`: slot
+    /// `i`), so that the next [`Batch::send`] sends only theirs.
+    pub fn retain_answers(&mut self, slots: SlotSet) {
+        for (i, len) in self.tx_len.iter_mut().enumerate() {
+            if !slots.contains(i) {
+                *len = 0;
+            }
+        }
+    }
+
+    /// Sends every answer set for the first `count` slots. Errors concern
+    /// one datagram each: they are reported, never fatal.
+    pub fn send(&mut self, socket: &UdpSocket, count: usize) -> Sent {
         #[cfg(target_os = "linux")]
         {
             linux::send(self, socket, count)
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let mut failed = 0;
+            let mut sent = Sent::default();
             for i in 0..count {
                 if let (len @ 1.., Some(to)) = (self.tx_len[i], self.sources[i])
-                    && socket.send_to(&self.tx[i][..len], to).is_err()
+                    && let Err(error) = socket.send_to(&self.tx[i][..len], to)
                 {
-                    failed += 1;
+                    sent.note_error(i, &error);
                 }
             }
-            failed
+            sent
         }
+    }
+}
+
+/// A set of slots of a batch, one bit each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotSet(u64);
+
+// One bit per slot.
+const _: () = assert!(BATCH <= 64);
+
+impl SlotSet {
+    /// Adds slot `i`.
+    pub fn insert(&mut self, i: usize) {
+        self.0 |= 1 << i;
+    }
+
+    /// Whether slot `i` is in the set.
+    pub fn contains(self, i: usize) -> bool {
+        i < 64 && self.0 & (1 << i) != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// How many slots are in the set.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// The slots in the set, in order.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..64).filter(move |&i| self.contains(i))
+    }
+}
+
+/// What [`Batch::send`] could not send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Answers larger than the link carries (`EMSGSIZE`): with DF set
+    /// ([`set_dont_fragment`]) the kernel refuses them rather than
+    /// fragmenting them. They can be answered again, smaller.
+    pub too_big: SlotSet,
+    /// Datagrams lost to any other error (an ICMP-induced
+    /// `ECONNREFUSED`, a full send buffer).
+    pub failed: usize,
+}
+
+impl Sent {
+    fn note_error(&mut self, slot: usize, error: &io::Error) {
+        if error.raw_os_error() == Some(libc::EMSGSIZE) {
+            self.too_big.insert(slot);
+        } else {
+            self.failed += 1;
+        }
+    }
+}
+
+/// Sets DF on every datagram the socket sends and has the kernel ignore
+/// the path MTU it learns from ICMP (`IP_PMTUDISC_PROBE`, and its IPv6
+/// twin), as RFC 9715 §3.1 asks of DNS responders: an answer is never
+/// fragmented, by us or on the way, and a forged "fragmentation needed"
+/// cannot shrink what we send. Answers stay within the payload size we
+/// advertise (1232 octets by default, which any link of an IPv6 path
+/// carries); one larger than the link's MTU is refused by the kernel and
+/// answered again within 512 octets ([`Sent::too_big`]). DF datagrams
+/// also skip the kernel's per-destination IP ID generator. Does nothing
+/// where the option does not exist.
+pub fn set_dont_fragment(socket: &UdpSocket, ipv6: bool) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::set_dont_fragment(socket, ipv6)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, ipv6);
+        Ok(())
     }
 }
 
@@ -124,7 +214,7 @@ mod linux {
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
     use std::os::fd::AsRawFd;
 
-    use super::{BATCH, Batch};
+    use super::{BATCH, Batch, Sent};
 
     /// The `mmsghdr`/`iovec`/address arrays the kernel reads and writes.
     /// Pointers inside them are refreshed before each call (the `Batch` is
@@ -185,9 +275,42 @@ mod linux {
         Ok(received)
     }
 
-    pub(super) fn send(batch: &mut Batch, socket: &UdpSocket, count: usize) -> usize {
+    pub(super) fn set_dont_fragment(socket: &UdpSocket, ipv6: bool) -> io::Result<()> {
+        let (level, name, value) = if ipv6 {
+            (
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MTU_DISCOVER,
+                libc::IPV6_PMTUDISC_PROBE,
+            )
+        } else {
+            (
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                libc::IP_PMTUDISC_PROBE,
+            )
+        };
+        // SAFETY: an int option, passed by pointer with its true size, on
+        // a socket that stays open for the call.
+        let result = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                (&raw const value).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if result < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub(super) fn send(batch: &mut Batch, socket: &UdpSocket, count: usize) -> Sent {
         let state = &mut batch.sys;
-        // Pack the answers to send at the front of the header array.
+        // Pack the answers to send at the front of the header array,
+        // remembering each one's slot.
+        let mut slots = [0; BATCH];
         let mut pending = 0;
         for i in 0..count {
             let len = batch.tx_len[i];
@@ -208,10 +331,11 @@ mod linux {
             header.msg_control = std::ptr::null_mut();
             header.msg_controllen = 0;
             header.msg_flags = 0;
+            slots[pending] = i;
             pending += 1;
         }
         let mut start = 0;
-        let mut failed = 0;
+        let mut report = Sent::default();
         while start < pending {
             // SAFETY: headers `start..pending` point at answer buffers,
             // iovecs and addresses owned by `batch`, valid for the call.
@@ -224,16 +348,21 @@ mod linux {
                 )
             };
             if sent <= 0 {
-                // The first datagram failed (e.g. ICMP-induced ECONNREFUSED
-                // or a full buffer): count it, skip it, carry on with the
-                // rest (hickory, quinn: never stop the server for this).
-                failed += 1;
+                // The first datagram failed (e.g. ICMP-induced ECONNREFUSED,
+                // a full buffer, or too big for the link): note it, skip it,
+                // carry on with the rest (hickory, quinn: never stop the
+                // server for this).
+                if sent < 0 {
+                    report.note_error(slots[start], &io::Error::last_os_error());
+                } else {
+                    report.failed += 1;
+                }
                 start += 1;
             } else {
                 start += sent as usize;
             }
         }
-        failed
+        report
     }
 
     fn to_socket_addr(storage: &libc::sockaddr_storage, len: u32) -> Option<SocketAddr> {
@@ -300,5 +429,35 @@ mod linux {
                 size_of::<libc::sockaddr_in6>() as u32
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_sets_hold_each_slot_of_a_batch() {
+        let mut set = SlotSet::default();
+        assert!(set.is_empty());
+        for i in [0, 5, BATCH - 1] {
+            set.insert(i);
+        }
+        assert_eq!(set.len(), 3);
+        assert_eq!(set.iter().collect::<Vec<_>>(), [0, 5, BATCH - 1]);
+        assert!(set.contains(5) && !set.contains(4) && !set.contains(64));
+    }
+
+    #[test]
+    fn only_retained_answers_are_sent_again() {
+        let mut batch = Batch::new();
+        for i in 0..BATCH {
+            batch.set_answer(i, 100);
+        }
+        let mut keep = SlotSet::default();
+        keep.insert(3);
+        batch.retain_answers(keep);
+        let sent: Vec<usize> = (0..BATCH).filter(|&i| batch.tx_len[i] > 0).collect();
+        assert_eq!(sent, [3]);
     }
 }

@@ -214,7 +214,13 @@ fn udp_socket(address: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(buffer);
     socket.set_read_timeout(Some(UDP_READ_TIMEOUT))?;
     socket.bind(&address.into())?;
-    Ok(socket.into())
+    let socket = UdpSocket::from(socket);
+    if let Err(error) = batch::set_dont_fragment(&socket, address.is_ipv6()) {
+        // Answers are then sent as the kernel's defaults say: served all
+        // the same, possibly fragmented when larger than the link.
+        tracing::warn!(%address, %error, "cannot set DF on UDP answers");
+    }
+    Ok(socket)
 }
 
 /// A TCP listener with SO_REUSEADDR (restart without waiting for

@@ -13,10 +13,15 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::batch::{BATCH, Batch};
+use super::batch::{BATCH, Batch, SlotSet};
 use crate::metrics::WorkerStats;
 use crate::respond::{BatchPrefetch, Context, Outcome, Transport, respond};
+use crate::table::Table;
 use crate::table::handle::TableReader;
+
+/// The size answers are cut to when the link refused them whole: every
+/// IPv4 host takes datagrams of 576 octets (RFC 791), so 512 of DNS.
+const SMALL_ANSWER: u16 = 512;
 
 // Every query of a batch is prefetched.
 const _: () = assert!(BATCH <= crate::respond::PREFETCH_BATCH);
@@ -66,11 +71,49 @@ impl Worker {
                     batch.set_answer(i, len);
                 }
             }
-            let failed = batch.send(&self.socket, received);
-            for _ in 0..failed {
-                self.stats.io_error();
+            let sent = batch.send(&self.socket, received);
+            count_errors(&self.stats, sent.failed);
+            if !sent.too_big.is_empty() {
+                resend_small(&self.socket, &self.stats, &mut batch, sent.too_big, table);
             }
         }
+    }
+}
+
+/// Answers again, within [`SMALL_ANSWER`] octets, the queries whose
+/// answers the link refused whole (larger than its MTU, with DF set: see
+/// [`super::batch::set_dont_fragment`]), and sends those. An RRset that
+/// does not fit is left out and TC set, so the client asks again over TCP
+/// at once instead of waiting for a timeout.
+fn resend_small(
+    socket: &UdpSocket,
+    stats: &WorkerStats,
+    batch: &mut Batch,
+    too_big: SlotSet,
+    table: &Table,
+) {
+    batch.retain_answers(too_big);
+    let mut small = Context::new(SMALL_ANSWER);
+    for i in too_big.iter() {
+        let (query, _, out) = batch.slot(i);
+        let len = match respond(query, table, Transport::Udp, &mut small, out) {
+            Outcome::Answered { len, truncated, .. } => {
+                if truncated {
+                    stats.truncated_again();
+                }
+                len
+            }
+            Outcome::Dropped(_) => 0,
+        };
+        batch.set_answer(i, len);
+    }
+    let sent = batch.send(socket, BATCH);
+    count_errors(stats, sent.failed + sent.too_big.len());
+}
+
+fn count_errors(stats: &WorkerStats, errors: usize) {
+    for _ in 0..errors {
+        stats.io_error();
     }
 }
 

@@ -646,3 +646,70 @@ fn dig_cname_with_target_addresses_gets_the_address_in_one_answer() {
         }
     }
 }
+
+/// RFC 9715 §3.1: UDP answers leave with DF set and are never fragmented.
+/// In a network namespace of its own (`unshare --net`, root) whose
+/// loopback carries 1280 octets, a responder advertising 4096 answers
+/// `mid.xcc.test.` (about 680 octets) whole, and `big.xcc.test.` (about
+/// 1640: the kernel refuses it) again within 512 octets, empty and with TC
+/// set, so that the client turns to TCP at once. Were the answer
+/// fragmented instead, dig would get all 100 addresses over UDP.
+#[test]
+fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
+    if !have_tools(&["unshare", "ip", "dig", "timeout"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = dir.path().join("records.yaml");
+    std::fs::write(&records, fixture_records()).expect("write records");
+    // Inside the namespace every port is free. The responder is bounded by
+    // `timeout` in case the shell is killed before its trap runs.
+    let script = r#"
+        set -eu
+        ip link set lo mtu 1280 up
+        timeout 60 "$1" --records "$2" --listen 127.0.0.1:5300 --admin-listen off \
+            --udp-payload 4096 --workers 1 >"$3" 2>&1 &
+        responder=$!
+        trap 'kill $responder 2>/dev/null || true' EXIT
+        tries=0
+        until dig +short +time=1 +tries=1 -p 5300 @127.0.0.1 xcc.test SOA | grep -q .; do
+            tries=$((tries + 1)); [ "$tries" -lt 100 ] || exit 3; sleep 0.1
+        done
+        for name in mid.xcc.test big.xcc.test; do
+            dig +bufsize=4096 +ignore +time=2 +tries=1 -p 5300 @127.0.0.1 "$name" A
+        done
+    "#;
+    let log = dir.path().join("responder.log");
+    let run = crate::support::run_bounded(
+        std::process::Command::new("unshare")
+            .args(["--net", "sh", "-c", script, "sh", crate::support::BIN])
+            .arg(&records)
+            .arg(&log),
+        Duration::from_secs(90),
+    );
+    if run.status.is_some_and(|s| !s.success()) && run.stderr.contains("Operation not permitted") {
+        assert!(
+            !std::env::var("XCC_REQUIRE_TOOLS").is_ok_and(|v| v == "1"),
+            "unshare --net is not permitted here (XCC_REQUIRE_TOOLS=1): {}",
+            run.stderr
+        );
+        eprintln!("SKIP: unshare --net is not permitted: {}", run.stderr);
+        return;
+    }
+    let responder_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        run.status.is_some_and(|s| s.success()),
+        "{run:?}\nresponder log:\n{responder_log}"
+    );
+    let replies = crate::support::parse_tool_output(&run.stdout);
+    assert_eq!(replies.len(), 2, "{}", run.stdout);
+    let (mid, big) = (&replies[0], &replies[1]);
+    assert_eq!(mid.status, "NOERROR", "{}", run.stdout);
+    assert!(!mid.has_flag("tc"), "{}", run.stdout);
+    assert_eq!(mid.answer_data("A").len(), MID_COUNT, "{}", run.stdout);
+    assert_eq!(big.status, "NOERROR", "{}", run.stdout);
+    assert!(big.has_flag("tc") && big.has_flag("aa"), "{}", run.stdout);
+    assert!(big.answer.is_empty(), "{}", run.stdout);
+    // Cut to 512 octets, which the OPT of the second answer says.
+    assert!(run.stdout.contains("udp: 512"), "{}", run.stdout);
+}
