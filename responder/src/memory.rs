@@ -15,6 +15,11 @@
 //! query name and of its parent together, and a node's RRsets and record
 //! tails while its name is compared).
 //!
+//! Backing with huge pages: on a table of a million names nearly every
+//! step of a lookup misses the TLB as well as the caches, and the page walk
+//! after it is one more trip to memory. [`back_with_huge_pages`] asks the
+//! kernel to move an array onto 2 MiB pages, which one TLB entry covers.
+//!
 //! With the UDP batch calls, the only `unsafe` of the responder.
 
 /// Returns the allocator's free memory to the system, where the platform's
@@ -46,4 +51,55 @@ pub fn prefetch<T>(item: &T) {
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
     let _ = item;
+}
+
+/// The size of a huge page on x86-64 and (with 4 KiB base pages) arm64.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel to back the whole 2 MiB pages inside `data` with huge
+/// pages now (`MADV_COLLAPSE`, Linux 6.1 and later), whatever the system's
+/// transparent huge page setting says for new memory. The kernel copies
+/// the pages while readers keep reading them: the contents never change,
+/// only the time it takes to reach them. Costs about a second of one core
+/// per 300 MiB; best effort: where the kernel cannot (too old, no huge page
+/// free, another platform), nothing happens. Returns the octets asked for.
+#[allow(unsafe_code)]
+pub fn back_with_huge_pages<T>(data: &[T]) -> usize {
+    let start = data.as_ptr() as usize;
+    let end = start + size_of_val(data);
+    let first = start.next_multiple_of(HUGE_PAGE);
+    let last = end / HUGE_PAGE * HUGE_PAGE;
+    if last <= first {
+        return 0;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `first..last` lies inside `data`'s allocation, which the
+    // borrow keeps alive for the call; MADV_COLLAPSE changes how those
+    // pages are backed, never what they hold. A failure is only reported.
+    unsafe {
+        libc::madvise(
+            first as *mut libc::c_void,
+            last - first,
+            libc::MADV_COLLAPSE,
+        );
+    }
+    last - first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backing_with_huge_pages_changes_no_content_and_skips_small_arrays() {
+        let data: Vec<u64> = (0..1_000_000u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9))
+            .collect();
+        let copy = data.clone();
+        // 8 MB hold at least two whole, aligned 2 MiB pages.
+        assert!(back_with_huge_pages(&data) >= 2 * HUGE_PAGE);
+        assert_eq!(data, copy);
+        assert_eq!(back_with_huge_pages(&data[..1000]), 0);
+        assert_eq!(back_with_huge_pages::<u8>(&[]), 0);
+    }
 }

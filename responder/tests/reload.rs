@@ -406,3 +406,64 @@ fn swaps_under_concurrent_queries_never_mix_versions() {
     // Every replaced table is freed once no reader holds it.
     assert_eq!(handle.reclaim(), 0);
 }
+
+//----------- Settling on huge pages ---------------------------------------------
+
+/// A JSON `List` of `count` gateway wildcards, each with its own address.
+fn many_gateways(count: usize) -> String {
+    let items: Vec<String> = (0..count)
+        .map(|i| {
+            format!(
+                r#"{{"apiVersion":"connectivity.tanzu.vmware.com/v1alpha1","kind":"DNSRecord","metadata":{{"name":"g{i}","namespace":"xcc-dns"}},"spec":{{"name":"*.gateway.c{i}.ns.clusters.xcc.test","addresses":["10.{}.{}.{}"]}}}}"#,
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
+#[test]
+fn a_table_served_unchanged_is_settled_once_and_answers_the_same() {
+    // Big enough for its index to be moved onto huge pages (over 2 MiB).
+    const GATEWAYS: usize = 50_000;
+    let (dir, handle, reloader) = setup(&many_gateways(GATEWAYS));
+    let names: Vec<String> = (0..GATEWAYS)
+        .step_by(997)
+        .map(|i| format!("x.gateway.c{i}.ns.clusters.xcc.test"))
+        .collect();
+    let answers = |table: &Table| -> Vec<Answer> {
+        let mut context = Context::default();
+        names
+            .iter()
+            .map(|name| ask(table, &query(name, RType::A), &mut context))
+            .collect()
+    };
+    // Big enough for its arrays to be moved: the test takes the real path.
+    assert!(handle.load().back_with_huge_pages() > 0);
+    let before = answers(&handle.load());
+    assert_eq!(before[1].a, vec![ip("10.0.3.229")], "{:?}", before[1]);
+
+    let guard = reloader
+        .with_poll_interval(Duration::from_millis(10))
+        .with_settle_after(Duration::from_millis(50))
+        .spawn()
+        .expect("watch thread started");
+    let stats = guard.stats();
+    wait_until("the table to be settled", || stats.tables_settled() == 1);
+    assert_eq!(answers(&handle.load()), before);
+    // Settled once: not again while the same table is served.
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(stats.tables_settled(), 1);
+
+    // A new table is settled in its turn.
+    replace(&dir.path().join("records.yaml"), &records("192.0.2.99"));
+    wait_until("the new table to be settled", || {
+        stats.tables_settled() == 2
+    });
+    assert_eq!(addresses(&handle, KUARD), vec![ip("192.0.2.99")]);
+}

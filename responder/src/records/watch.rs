@@ -61,6 +61,12 @@ pub const MAX_LOGGED_PROBLEMS: usize = 20;
 /// Default quiet time after the last file event before reloading.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(50);
 
+/// How long a table is served unchanged before its big arrays are moved
+/// onto huge pages ([`crate::table::Table::back_with_huge_pages`]): that costs about a
+/// second of one core on a million names, worth it for a table that stays,
+/// not for one replaced a moment later.
+pub const SETTLE_AFTER: Duration = Duration::from_secs(5);
+
 /// Default interval of the fallback check.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -86,9 +92,16 @@ pub struct ReloadStats {
     records: AtomicU64,
     rejected: AtomicU64,
     last_error: Mutex<Option<String>>,
+    settled: AtomicU64,
 }
 
 impl ReloadStats {
+    /// Tables moved onto huge pages after being served a while unchanged
+    /// (counted whether or not they were big enough to need it).
+    pub fn tables_settled(&self) -> u64 {
+        self.settled.load(Ordering::Relaxed)
+    }
+
     /// Tables published.
     pub fn reloads_ok(&self) -> u64 {
         self.ok.load(Ordering::Relaxed)
@@ -194,6 +207,10 @@ pub struct Reloader {
     debounce: Duration,
     poll_interval: Duration,
     use_notify: bool,
+    /// When the table now served was published, until it is moved onto
+    /// huge pages (`None`: done, or nothing served).
+    unsettled_since: Option<Instant>,
+    settle_after: Duration,
 }
 
 impl Reloader {
@@ -215,6 +232,8 @@ impl Reloader {
             attempted: false,
             debounce: DEFAULT_DEBOUNCE,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            unsettled_since: None,
+            settle_after: SETTLE_AFTER,
             use_notify: true,
         }
     }
@@ -222,6 +241,13 @@ impl Reloader {
     /// Sets the quiet time after a file event before reloading.
     pub fn with_debounce(mut self, debounce: Duration) -> Self {
         self.debounce = debounce;
+        self
+    }
+
+    /// Sets how long a table is served unchanged before it is moved onto
+    /// huge pages ([`SETTLE_AFTER`] by default).
+    pub fn with_settle_after(mut self, settle_after: Duration) -> Self {
+        self.settle_after = settle_after;
         self
     }
 
@@ -341,6 +367,7 @@ impl Reloader {
         // gets ours.
         let version = built.table.version();
         self.handle.publish(built.table);
+        self.unsettled_since = Some(Instant::now());
         self.published = Some(digest.unwrap_or_else(|| Digest::of(&bytes)));
         self.last_version = version;
         Ok(ReloadReport::Swapped {
@@ -441,9 +468,33 @@ impl Reloader {
                 self.check();
                 // Free the tables replaced since, once no worker reads them.
                 self.handle.reclaim();
+                if self
+                    .unsettled_since
+                    .is_some_and(|since| now >= since + self.settle_after)
+                {
+                    self.settle();
+                }
                 next_poll = now + self.poll_interval;
             }
         }
+    }
+
+    /// Moves the table now served onto huge pages
+    /// ([`crate::table::Table::back_with_huge_pages`]), once.
+    fn settle(&mut self) {
+        self.unsettled_since = None;
+        let table = self.handle.load();
+        let start = Instant::now();
+        let octets = table.back_with_huge_pages();
+        if octets > 0 {
+            tracing::info!(
+                version = table.version(),
+                mib = octets >> 20,
+                ms = start.elapsed().as_secs_f64() * 1e3,
+                "records table moved onto huge pages"
+            );
+        }
+        self.stats.settled.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes one file event into account.

@@ -92,6 +92,11 @@ pub(super) enum IndexError {
 }
 
 impl NameIndex {
+    /// [`crate::memory::back_with_huge_pages`] for the slots.
+    pub(crate) fn back_with_huge_pages(&self) -> usize {
+        crate::memory::back_with_huge_pages(&self.slots)
+    }
+
     /// An index with no names (every lookup misses).
     pub(super) fn empty() -> Self {
         Self {

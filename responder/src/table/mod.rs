@@ -147,6 +147,27 @@ impl Table {
         self.zone_position(key).map(|at| &self.zones[at])
     }
 
+    /// Asks the kernel to back the big arrays of every zone worth it (the
+    /// ones [`Table::plan`] prefetches for) with huge pages
+    /// ([`crate::memory::back_with_huge_pages`]); returns the octets asked
+    /// for. About a second of one core on a table of a million names:
+    /// the reloader does it once a table has been served a while
+    /// unchanged, never before serving it.
+    pub fn back_with_huge_pages(&self) -> usize {
+        use crate::memory::back_with_huge_pages;
+        self.zones
+            .iter()
+            .filter(|zone| zone.index.worth_prefetching())
+            .map(|zone| {
+                back_with_huge_pages(&zone.names)
+                    + back_with_huge_pages(&zone.nodes)
+                    + back_with_huge_pages(&zone.rrsets)
+                    + back_with_huge_pages(&zone.tails)
+                    + zone.index.back_with_huge_pages()
+            })
+            .sum()
+    }
+
     /// Where in [`Table::zones`] the zone for `key` is.
     fn zone_position(&self, key: &NameKey) -> Option<usize> {
         let mut best: Option<usize> = None;
