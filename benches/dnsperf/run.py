@@ -1156,7 +1156,8 @@ def wait_for_huge_pages(s, timeout=15.0):
     it, so that no round is charged for it, and note what it took."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        m = re.search(r"moved onto huge pages.*?ms\D*([\d.]+)", open(s.logf.name, errors="replace").read())
+        text = re.sub(r"\x1b\[[0-9;]*m", "", open(s.logf.name, errors="replace").read())
+        m = re.search(r"moved onto huge pages.*?\bms=([\d.]+)", text)
         if m:
             s.info["huge_pages_ms"] = round(float(m.group(1)))
             log(f"[{s.key}] table moved onto huge pages in {s.info['huge_pages_ms']} ms")
