@@ -58,10 +58,12 @@ const HUGE_PAGE: usize = 2 << 20;
 
 /// Asks the kernel to back the whole 2 MiB pages inside `data` with huge
 /// pages now (`MADV_COLLAPSE`, Linux 6.1 and later), whatever the system's
-/// transparent huge page setting says for new memory. The kernel copies
-/// the pages while readers keep reading them: the contents never change,
-/// only the time it takes to reach them. Costs about a second of one core
-/// per 300 MiB; best effort: where the kernel cannot (too old, no huge page
+/// transparent huge page setting says for new memory. The contents never
+/// change, only the time it takes to reach them: the kernel copies one
+/// 2 MiB range at a time, and a reader touching the range being copied
+/// waits in a page fault until that copy is done (a few milliseconds), as
+/// does any `mmap` of the process. Costs about a second of one core per
+/// 300 MiB; best effort: where the kernel cannot (too old, no huge page
 /// free, another platform), nothing happens. Returns the octets asked for.
 #[allow(unsafe_code)]
 pub fn back_with_huge_pages<T>(data: &[T]) -> usize {

@@ -130,7 +130,8 @@ impl WorkerStats {
     }
 
     /// Counts an answer that went out with TC set only once it had been
-    /// cut to fit the link (it was counted when first answered).
+    /// cut to fit the link (its first, untruncated form was counted as
+    /// answered, not as truncated).
     pub fn truncated_again(&self) {
         self.bump(&self.truncated);
     }

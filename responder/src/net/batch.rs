@@ -1,7 +1,7 @@
 //! Batched datagram I/O: `recvmmsg`/`sendmmsg` on Linux, one datagram per
 //! call elsewhere, and the one socket option the standard library and
-//! socket2 do not set ([`set_dont_fragment`]). The only `unsafe` code of the
-//! responder lives here.
+//! socket2 do not set ([`set_dont_fragment`]). With `memory.rs` (prefetch,
+//! `malloc_trim`, `madvise`), the only `unsafe` code of the responder.
 //!
 //! A [`Batch`] owns every buffer a worker needs: `BATCH` receive buffers,
 //! `BATCH` send buffers, their `iovec`s, `mmsghdr`s and source addresses.
@@ -72,6 +72,7 @@ impl Batch {
             let (len, source) = socket.recv_from(&mut self.rx[0])?;
             self.rx_len[0] = len;
             self.sources[0] = Some(source);
+            self.tx_len[0] = 0;
             Ok(1)
         }
     }
@@ -190,8 +191,9 @@ impl Sent {
 /// fragmented, by us or on the way, and a forged "fragmentation needed"
 /// cannot shrink what we send. Answers stay within the payload size we
 /// advertise (1232 octets by default, which any link of an IPv6 path
-/// carries); one larger than the link's MTU is refused by the kernel and
-/// answered again within 512 octets ([`Sent::too_big`]). DF datagrams
+/// carries, and any IPv4 link of 1260 or more); one larger than the link's
+/// MTU is refused by the kernel and answered again within 512 octets
+/// ([`Sent::too_big`]). DF datagrams
 /// also skip the kernel's per-destination IP ID generator. Does nothing
 /// where the option does not exist.
 pub fn set_dont_fragment(socket: &UdpSocket, ipv6: bool) -> io::Result<()> {

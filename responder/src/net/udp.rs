@@ -59,6 +59,8 @@ impl Worker {
             let table = self.reader.load();
             // The misses of the whole batch overlap; see BatchPrefetch.
             prefetch.run(table, (0..received).map(|i| batch.query(i)));
+            // The slots whose answer is counted as truncated already.
+            let mut truncated = SlotSet::default();
             for i in 0..received {
                 let (query, source, out) = batch.slot(i);
                 if !source.as_ref().is_some_and(is_answerable) {
@@ -67,14 +69,27 @@ impl Worker {
                 }
                 let outcome = respond(query, table, Transport::Udp, &mut self.context, out);
                 self.stats.record(Transport::Udp, &outcome);
-                if let Outcome::Answered { len, .. } = outcome {
+                if let Outcome::Answered {
+                    len, truncated: tc, ..
+                } = outcome
+                {
                     batch.set_answer(i, len);
+                    if tc {
+                        truncated.insert(i);
+                    }
                 }
             }
             let sent = batch.send(&self.socket, received);
             count_errors(&self.stats, sent.failed);
             if !sent.too_big.is_empty() {
-                resend_small(&self.socket, &self.stats, &mut batch, sent.too_big, table);
+                resend_small(
+                    &self.socket,
+                    &self.stats,
+                    &mut batch,
+                    sent.too_big,
+                    truncated,
+                    table,
+                );
             }
         }
     }
@@ -84,12 +99,14 @@ impl Worker {
 /// answers the link refused whole (larger than its MTU, with DF set: see
 /// [`super::batch::set_dont_fragment`]), and sends those. An RRset that
 /// does not fit is left out and TC set, so the client asks again over TCP
-/// at once instead of waiting for a timeout.
+/// at once instead of waiting for a timeout. `truncated`: the slots whose
+/// first answer was already counted as truncated.
 fn resend_small(
     socket: &UdpSocket,
     stats: &WorkerStats,
     batch: &mut Batch,
     too_big: SlotSet,
+    truncated: SlotSet,
     table: &Table,
 ) {
     batch.retain_answers(too_big);
@@ -97,8 +114,10 @@ fn resend_small(
     for i in too_big.iter() {
         let (query, _, out) = batch.slot(i);
         let len = match respond(query, table, Transport::Udp, &mut small, out) {
-            Outcome::Answered { len, truncated, .. } => {
-                if truncated {
+            Outcome::Answered {
+                len, truncated: tc, ..
+            } => {
+                if tc && !truncated.contains(i) {
                     stats.truncated_again();
                 }
                 len

@@ -62,9 +62,11 @@ pub const MAX_LOGGED_PROBLEMS: usize = 20;
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// How long a table is served unchanged before its big arrays are moved
-/// onto huge pages ([`crate::table::Table::back_with_huge_pages`]): that costs about a
-/// second of one core on a million names, worth it for a table that stays,
-/// not for one replaced a moment later.
+/// onto huge pages ([`crate::table::Table::back_with_huge_pages`]): that
+/// costs about a second of one core on a million names, worth it for a
+/// table that stays, not for one replaced a moment later. Checked on the
+/// periodic check ([`DEFAULT_POLL_INTERVAL`]), so the move comes up to one
+/// interval later.
 pub const SETTLE_AFTER: Duration = Duration::from_secs(5);
 
 /// Default interval of the fallback check.
@@ -468,10 +470,11 @@ impl Reloader {
                 self.check();
                 // Free the tables replaced since, once no worker reads them.
                 self.handle.reclaim();
-                if self
-                    .unsettled_since
-                    .is_some_and(|since| now >= since + self.settle_after)
-                {
+                if self.unsettled_since.is_some_and(|since| {
+                    since
+                        .checked_add(self.settle_after)
+                        .is_some_and(|due| now >= due)
+                }) {
                     self.settle();
                 }
                 next_poll = now + self.poll_interval;
