@@ -79,6 +79,12 @@ struct Args {
     #[arg(long, env = "XCC_RELOAD_INTERVAL", default_value_t = 2)]
     reload_interval: u64,
 
+    /// Move a big table (over ~40k names) onto huge pages once it has been
+    /// served 5 s unchanged: cheaper lookups after, about 1 s of one core
+    /// and a latency blip (p99 of a few ms) while it moves.
+    #[arg(long, env = "XCC_HUGE_PAGES", value_enum, default_value_t = HugePages::Auto)]
+    huge_pages: HugePages,
+
     /// Answer CHAOS TXT `version.bind` with this (off when unset).
     #[arg(long, env = "XCC_CHAOS_VERSION")]
     chaos_version: Option<String>,
@@ -86,6 +92,14 @@ struct Args {
     /// Answer CHAOS TXT `id.server` with this (off when unset).
     #[arg(long, env = "XCC_CHAOS_ID")]
     chaos_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum HugePages {
+    /// Big tables only (the index over 2 MiB), 5 s after they are served.
+    Auto,
+    /// Never.
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -164,7 +178,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // ready until then.
     let handle = TableHandle::new(TableBuilder::new(table_config.clone()).build().table);
     let mut reloader = Reloader::new(&args.records, table_config, Arc::clone(&handle))
-        .with_poll_interval(Duration::from_secs(args.reload_interval.max(1)));
+        .with_poll_interval(Duration::from_secs(args.reload_interval.max(1)))
+        .with_huge_pages(args.huge_pages == HugePages::Auto);
     if reloader.reload_now().is_err() {
         // The reloader has logged why. Keep running: the file may appear or
         // be fixed, and /readyz says 503 until then.

@@ -488,6 +488,17 @@ fn a_table_served_unchanged_is_settled_once_and_answers_the_same() {
     thread::sleep(Duration::from_millis(200));
     assert_eq!(stats.tables_settled(), 1);
 
+    // Never, when switched off.
+    let (_other_dir, _other_handle, other) = setup(&records("192.0.2.98"));
+    let off = other
+        .with_poll_interval(Duration::from_millis(10))
+        .with_settle_after(Duration::from_millis(10))
+        .with_huge_pages(false)
+        .spawn()
+        .expect("watch thread started");
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(off.stats().tables_settled(), 0);
+
     // A new table is settled in its turn.
     replace(&dir.path().join("records.yaml"), &records("192.0.2.99"));
     wait_until("the new table to be settled", || {

@@ -30,6 +30,7 @@ fn help_and_version_work_and_bad_flags_are_refused() {
         "--tcp-query-timeout",
         "--negative-ttl",
         "--reload-interval",
+        "--huge-pages",
         "--chaos-version",
         "--chaos-id",
     ] {
