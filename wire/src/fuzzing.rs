@@ -7,12 +7,21 @@
 //! feature.
 
 use crate::error::WriteError;
+use crate::header::HEADER_LEN;
 use crate::message::{Message, Section};
 use crate::writer::{MAX_MESSAGE_LEN, MessageWriter};
 
 /// Parses arbitrary bytes and, when they parse, reads every part of the
-/// message. Must never panic.
+/// message. Must never panic. Also reads a record at every offset past the
+/// header both ways, the OPT fast path and the general one, and panics
+/// where they disagree.
 pub fn parse_any(data: &[u8]) {
+    for at in HEADER_LEN..data.len() {
+        assert!(
+            crate::message::opt_skims_agree(data, at),
+            "the OPT fast path disagrees at {at}"
+        );
+    }
     let Ok(message) = Message::parse(data) else {
         return;
     };

@@ -253,6 +253,23 @@ fn skim_opt_rdata<'a>(reader: &mut Reader<'a>, rdlength: usize) -> Result<OptDat
         .map_err(|e| ParseError::new(e.kind(), at + e.offset()))
 }
 
+/// Whether [`skim_root_opt`] and [`skim_any_record`] agree on the record
+/// at `at` of `bytes` (results, error kinds and offsets, where the reader
+/// is left), or the fast one declines. For the fuzz targets.
+#[cfg(any(fuzzing, feature = "fuzzing"))]
+pub(crate) fn opt_skims_agree(bytes: &[u8], at: usize) -> bool {
+    let mut fast = Reader::new(bytes, at);
+    let Some(fast_result) = skim_root_opt(&mut fast) else {
+        return fast.pos() == at;
+    };
+    let mut general = Reader::new(bytes, at);
+    match (fast_result, skim_any_record(&mut general)) {
+        (Ok(a), Ok(b)) => a == b && fast.pos() == general.pos(),
+        (Err(a), Err(b)) => (a.kind(), a.offset()) == (b.kind(), b.offset()),
+        _ => false,
+    }
+}
+
 /// [`skim_record`] for any record.
 fn skim_any_record<'a>(reader: &mut Reader<'a>) -> Result<Skimmed<'a>, ParseError> {
     let start = reader.pos();
