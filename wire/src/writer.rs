@@ -159,6 +159,28 @@ impl<'b> MessageWriter<'b> {
         if self.header.qdcount == u16::MAX {
             return Err(WriteError::CountOverflow);
         }
+        // The question of an answer: the first name written, in one piece.
+        // What the careful path below does, with one bounds check.
+        if self.pending.is_none()
+            && let Some(wire) = question.qname.contiguous_wire()
+        {
+            let start = self.len;
+            let end = start + wire.len() + 4;
+            if end <= self.limit {
+                let out = &mut self.buf[start..end];
+                out[..wire.len()].copy_from_slice(wire);
+                out[wire.len()..wire.len() + 2].copy_from_slice(&question.qtype.0.to_be_bytes());
+                out[wire.len() + 2..].copy_from_slice(&question.qclass.0.to_be_bytes());
+                self.len = end;
+                self.pending = Some(Written {
+                    start,
+                    wire_len: wire.len(),
+                    label_count: question.qname.label_count(),
+                });
+                self.header.qdcount += 1;
+                return Ok(());
+            }
+        }
         let mark = self.mark();
         // Never compressed, so the question reads back exactly as received
         // (a later question could otherwise take an earlier one's case).
@@ -756,6 +778,71 @@ mod tests {
 
     fn a(last: u8) -> RData<'static> {
         RData::A(Ipv4Addr::new(10, 0, 0, last))
+    }
+
+    /// A question whose name reaches its last labels through a pointer
+    /// (so it is not one contiguous slice), read from a message: the
+    /// careful path of `push_question` writes it.
+    fn pointed_question(qname: &str) -> (Vec<u8>, usize) {
+        // Header, then "xcc.test." at 12, then the labels of `qname` before
+        // that suffix and a pointer to 12.
+        let full = name(qname);
+        let suffix = name("xcc.test");
+        let mut message = vec![0u8; 12];
+        message.extend_from_slice(suffix.as_name().contiguous_wire().unwrap());
+        let at = message.len();
+        let labels: Vec<&[u8]> = full.as_name().labels().collect();
+        for label in &labels[..labels.len() - 2] {
+            message.push(label.len() as u8);
+            message.extend_from_slice(label);
+        }
+        message.extend_from_slice(&[0xc0, 12]);
+        (message, at)
+    }
+
+    #[test]
+    fn the_question_in_one_piece_is_written_as_the_careful_path_writes_it() {
+        for qname in [
+            "xcc.test",
+            "a.xcc.test",
+            "Mixed-Case.gateway.c1.ns.clusters.xcc.test",
+        ] {
+            let (message, at) = pointed_question(qname);
+            let (pointed, _) = Name::parse_in_message(&message, at).unwrap();
+            let whole = name(qname);
+            assert!(pointed.contiguous_wire().is_none());
+            assert!(whole.as_name().contiguous_wire().is_some());
+            let needed = HEADER_LEN + whole.as_name().wire_len() + 4;
+            // With room to spare, to the last octet, and one short.
+            for limit in [512, needed, needed - 1] {
+                let write = |qname: Name<'_>| {
+                    let mut buf = vec![0u8; 512];
+                    let mut writer = MessageWriter::new(&mut buf, limit).unwrap();
+                    let result = writer.push_question(&Question {
+                        qname,
+                        qtype: RType::AAAA,
+                        qclass: Class::IN,
+                    });
+                    // A later name compressed against the question.
+                    let later = name("other.xcc.test");
+                    let _ = writer.push_record(
+                        Section::Answer,
+                        &later.as_name(),
+                        RType::A,
+                        Class::IN,
+                        30,
+                        &a(1),
+                    );
+                    let len = writer.finish();
+                    (result, buf[..len].to_vec())
+                };
+                assert_eq!(
+                    write(whole.as_name()),
+                    write(pointed),
+                    "{qname} within {limit}"
+                );
+            }
+        }
     }
 
     #[test]
