@@ -311,12 +311,18 @@ impl<'a> Name<'a> {
     #[inline]
     pub fn write_key(&self, key: &mut NameKey) {
         let buf = &mut key.0;
-        let len = self
-            .write_uncompressed(&mut buf.bytes)
-            .expect("a validated name fits in 255 bytes");
+        match self.contiguous_wire() {
+            // A query's name: copied and folded in one pass.
+            Some(wire) => copy_lowercase(wire, &mut buf.bytes[..wire.len()]),
+            None => {
+                let len = self
+                    .write_uncompressed(&mut buf.bytes)
+                    .expect("a validated name fits in 255 bytes");
+                lowercase_ascii(&mut buf.bytes[..len]);
+            }
+        }
         buf.len = self.wire_len;
         buf.label_count = self.label_count;
-        lowercase_ascii(&mut buf.bytes[..len]);
     }
 }
 
@@ -665,6 +671,30 @@ fn lowercase_ascii(bytes: &mut [u8]) {
     fold_at(bytes, len - 8);
 }
 
+/// Copies `from` into `to` (of the same length) with its ASCII letters
+/// lowercased, eight octets at a time like [`lowercase_ascii`], the last
+/// word overlapping the one before.
+fn copy_lowercase(from: &[u8], to: &mut [u8]) {
+    let len = from.len();
+    debug_assert_eq!(len, to.len());
+    if len < 8 {
+        for (to, from) in to.iter_mut().zip(from) {
+            *to = from.to_ascii_lowercase();
+        }
+        return;
+    }
+    let fold_at = |to: &mut [u8], at: usize| {
+        let word: [u8; 8] = from[at..at + 8].try_into().expect("eight octets");
+        to[at..at + 8].copy_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
+    };
+    let mut at = 0;
+    while at + 8 < len {
+        fold_at(to, at);
+        at += 8;
+    }
+    fold_at(to, len - 8);
+}
+
 /// [`u8::to_ascii_lowercase`] of each octet of `word`, with no carry
 /// between them: bit 7 of each sum says whether the octet's low seven bits
 /// are at least `A`, or above `Z`; an ASCII octet between the two gets
@@ -968,6 +998,9 @@ mod tests {
         for len in 0..=255 {
             let mut bytes: Vec<u8> = (0..len).map(|i| b"aZ@[Q\x00\xc1q\x7fMz"[i % 11]).collect();
             let want: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
+            let mut copied = vec![0xaa; len];
+            copy_lowercase(&bytes, &mut copied);
+            assert_eq!(copied, want);
             lowercase_ascii(&mut bytes);
             assert_eq!(bytes, want);
         }
