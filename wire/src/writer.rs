@@ -67,6 +67,9 @@ struct Written {
     label_count: usize,
 }
 
+/// An OPT record without options: owner, TYPE, CLASS, TTL, RDLENGTH.
+const OPT_FIXED_LEN: usize = 11;
+
 /// A point the writer can roll back to.
 #[derive(Clone, Copy, Debug)]
 pub struct Mark {
@@ -220,7 +223,10 @@ impl<'b> MessageWriter<'b> {
         out[6] = opt.version;
         out[7..9].copy_from_slice(&opt.flags.to_be_bytes());
         out[9..11].copy_from_slice(&(opt.options.len() as u16).to_be_bytes());
-        out[11..].copy_from_slice(opt.options);
+        // Ours has no options: no call to copy none.
+        if !opt.options.is_empty() {
+            out[11..].copy_from_slice(opt.options);
+        }
         self.limit = at;
         self.opt_len = needed;
         Ok(())
@@ -444,8 +450,17 @@ impl<'b> MessageWriter<'b> {
             extended_rcode,
             ..
         } = self;
-        if opt_len > 0 {
+        if opt_len == OPT_FIXED_LEN {
+            // The common OPT, without options: a fixed-size copy the
+            // compiler does in line.
+            let opt: [u8; OPT_FIXED_LEN] = buf[limit..limit + OPT_FIXED_LEN]
+                .try_into()
+                .expect("the reserved OPT");
+            buf[len..len + OPT_FIXED_LEN].copy_from_slice(&opt);
+        } else if opt_len > 0 {
             buf.copy_within(limit..limit + opt_len, len);
+        }
+        if opt_len > 0 {
             buf[len + 5] = extended_rcode;
             len += opt_len;
             header.arcount += 1;
