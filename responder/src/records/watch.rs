@@ -497,21 +497,33 @@ impl Reloader {
     }
 
     /// Moves the table now served onto huge pages
-    /// ([`crate::table::Table::back_with_huge_pages`]), once.
+    /// ([`crate::table::Table::back_with_huge_pages`]), once, on a thread
+    /// of its own: the move takes about a second on a million names, and
+    /// a change to the records file meanwhile must not wait for it.
     fn settle(&mut self) {
         self.unsettled_since = None;
         let table = self.handle.load();
-        let start = Instant::now();
-        let octets = table.back_with_huge_pages();
-        if octets > 0 {
-            tracing::info!(
-                version = table.version(),
-                mib = octets >> 20,
-                ms = start.elapsed().as_secs_f64() * 1e3,
-                "records table moved onto huge pages"
-            );
+        let stats = Arc::clone(&self.stats);
+        let settle = move || {
+            let start = Instant::now();
+            let octets = table.back_with_huge_pages();
+            if octets > 0 {
+                tracing::info!(
+                    version = table.version(),
+                    mib = octets >> 20,
+                    ms = start.elapsed().as_secs_f64() * 1e3,
+                    "records table moved onto huge pages"
+                );
+            }
+            stats.settled.fetch_add(1, Ordering::Relaxed);
+        };
+        if let Err(error) = thread::Builder::new()
+            .name("xcc-settle".into())
+            .spawn(settle)
+        {
+            // Not moved: served as it is, only a little slower.
+            tracing::warn!(%error, "cannot start the thread that moves the table onto huge pages");
         }
-        self.stats.settled.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes one file event into account.

@@ -151,8 +151,8 @@ impl Table {
     /// ones [`Table::plan`] prefetches for) with huge pages
     /// ([`crate::memory::back_with_huge_pages`]); returns the octets asked
     /// for. About a second of one core on a table of a million names:
-    /// the reloader does it once a table has been served a while
-    /// unchanged, never before serving it.
+    /// the reloader has it done, on a thread of its own, once a table has
+    /// been served a while unchanged, never before serving it.
     pub fn back_with_huge_pages(&self) -> usize {
         use crate::memory::back_with_huge_pages;
         self.zones
