@@ -648,51 +648,49 @@ pub fn wire_is_at_or_below(name: &[u8], ancestor: &[u8]) -> bool {
 }
 
 /// Lowercases the ASCII letters of `bytes` (RFC 4343: other octets are
-/// left alone), eight at a time: on the query path every name is folded
-/// once, and byte by byte that was a tenth of an answer's instructions.
-/// Length octets of a wire name are below 64, never letters. A length
-/// that is not a multiple of eight ends with a word that overlaps the one
-/// before: folding twice is folding once.
+/// left alone), eight at a time ([`for_each_word`]): on the query path every
+/// name is folded once, and byte by byte that was a tenth of an answer's
+/// instructions. Length octets of a wire name are below 64, never letters.
 fn lowercase_ascii(bytes: &mut [u8]) {
-    let len = bytes.len();
-    if len < 8 {
+    if bytes.len() < 8 {
         bytes.make_ascii_lowercase();
         return;
     }
-    let fold_at = |bytes: &mut [u8], at: usize| {
+    for_each_word(bytes.len(), |at| {
         let word: &mut [u8; 8] = (&mut bytes[at..at + 8]).try_into().expect("eight octets");
         *word = lowercase_word(u64::from_le_bytes(*word)).to_le_bytes();
-    };
-    let mut at = 0;
-    while at + 8 < len {
-        fold_at(bytes, at);
-        at += 8;
-    }
-    fold_at(bytes, len - 8);
+    });
 }
 
 /// Copies `from` into `to` (of the same length) with its ASCII letters
-/// lowercased, eight octets at a time like [`lowercase_ascii`], the last
-/// word overlapping the one before.
+/// lowercased, eight octets at a time like [`lowercase_ascii`].
 fn copy_lowercase(from: &[u8], to: &mut [u8]) {
-    let len = from.len();
-    debug_assert_eq!(len, to.len());
-    if len < 8 {
+    debug_assert_eq!(from.len(), to.len());
+    if from.len() < 8 {
         for (to, from) in to.iter_mut().zip(from) {
             *to = from.to_ascii_lowercase();
         }
         return;
     }
-    let fold_at = |to: &mut [u8], at: usize| {
+    for_each_word(from.len(), |at| {
         let word: [u8; 8] = from[at..at + 8].try_into().expect("eight octets");
         to[at..at + 8].copy_from_slice(&lowercase_word(u64::from_le_bytes(word)).to_le_bytes());
-    };
+    });
+}
+
+/// Calls `fold` with where each eight-octet word covering `len` (at least
+/// 8) octets starts: every eighth octet, then, when `len` is not a multiple
+/// of eight, a last word that overlaps the one before (folding twice is
+/// folding once).
+#[inline(always)]
+fn for_each_word(len: usize, mut fold: impl FnMut(usize)) {
+    debug_assert!(len >= 8);
     let mut at = 0;
     while at + 8 < len {
-        fold_at(to, at);
+        fold(at);
         at += 8;
     }
-    fold_at(to, len - 8);
+    fold(len - 8);
 }
 
 /// [`u8::to_ascii_lowercase`] of each octet of `word`, with no carry
