@@ -13,6 +13,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use xcc_wire::Header;
+
 use super::batch::{BATCH, Batch, SlotSet};
 use crate::metrics::WorkerStats;
 use crate::respond::{BatchPrefetch, Context, Outcome, Transport, respond};
@@ -59,8 +61,6 @@ impl Worker {
             let table = self.reader.load();
             // The misses of the whole batch overlap; see BatchPrefetch.
             prefetch.run(table, (0..received).map(|i| batch.query(i)));
-            // The slots whose answer is counted as truncated already.
-            let mut truncated = SlotSet::default();
             for i in 0..received {
                 let (query, source, out) = batch.slot(i);
                 if !source.as_ref().is_some_and(is_answerable) {
@@ -69,27 +69,14 @@ impl Worker {
                 }
                 let outcome = respond(query, table, Transport::Udp, &mut self.context, out);
                 self.stats.record(Transport::Udp, &outcome);
-                if let Outcome::Answered {
-                    len, truncated: tc, ..
-                } = outcome
-                {
+                if let Outcome::Answered { len, .. } = outcome {
                     batch.set_answer(i, len);
-                    if tc {
-                        truncated.insert(i);
-                    }
                 }
             }
             let sent = batch.send(&self.socket, received);
             count_errors(&self.stats, sent.failed);
             if !sent.too_big.is_empty() {
-                resend_small(
-                    &self.socket,
-                    &self.stats,
-                    &mut batch,
-                    sent.too_big,
-                    truncated,
-                    table,
-                );
+                resend_small(&self.socket, &self.stats, &mut batch, sent.too_big, table);
             }
         }
     }
@@ -99,25 +86,24 @@ impl Worker {
 /// answers the link refused whole (larger than its MTU, with DF set: see
 /// [`super::batch::set_dont_fragment`]), and sends those. An RRset that
 /// does not fit is left out and TC set, so the client asks again over TCP
-/// at once instead of waiting for a timeout. `truncated`: the slots whose
-/// first answer was already counted as truncated.
+/// at once instead of waiting for a timeout.
 fn resend_small(
     socket: &UdpSocket,
     stats: &WorkerStats,
     batch: &mut Batch,
     too_big: SlotSet,
-    truncated: SlotSet,
     table: &Table,
 ) {
     batch.retain_answers(too_big);
     let mut small = Context::new(SMALL_ANSWER);
     for i in too_big.iter() {
         let (query, _, out) = batch.slot(i);
+        // The refused answer, still in the buffer, was counted as
+        // truncated already if it was.
+        let counted_truncated = Header::from_bytes(out).is_some_and(|h| h.flags.tc());
         let len = match respond(query, table, Transport::Udp, &mut small, out) {
-            Outcome::Answered {
-                len, truncated: tc, ..
-            } => {
-                if tc && !truncated.contains(i) {
+            Outcome::Answered { len, truncated, .. } => {
+                if truncated && !counted_truncated {
                     stats.truncated_again();
                 }
                 len
