@@ -450,17 +450,17 @@ impl<'b> MessageWriter<'b> {
             extended_rcode,
             ..
         } = self;
-        if opt_len == OPT_FIXED_LEN {
-            // The common OPT, without options: a fixed-size copy the
-            // compiler does in line.
-            let opt: [u8; OPT_FIXED_LEN] = buf[limit..limit + OPT_FIXED_LEN]
-                .try_into()
-                .expect("the reserved OPT");
-            buf[len..len + OPT_FIXED_LEN].copy_from_slice(&opt);
-        } else if opt_len > 0 {
-            buf.copy_within(limit..limit + opt_len, len);
-        }
         if opt_len > 0 {
+            if opt_len == OPT_FIXED_LEN {
+                // The common OPT, without options: a fixed-size copy the
+                // compiler does in line.
+                let opt: [u8; OPT_FIXED_LEN] = buf[limit..limit + OPT_FIXED_LEN]
+                    .try_into()
+                    .expect("the reserved OPT");
+                buf[len..len + OPT_FIXED_LEN].copy_from_slice(&opt);
+            } else {
+                buf.copy_within(limit..limit + opt_len, len);
+            }
             buf[len + 5] = extended_rcode;
             len += opt_len;
             header.arcount += 1;

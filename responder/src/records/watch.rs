@@ -381,7 +381,7 @@ impl Reloader {
         // gets ours.
         let version = built.table.version();
         self.handle.publish(built.table);
-        self.unsettled_since = self.huge_pages.then(Instant::now);
+        self.unsettled_since = Some(Instant::now());
         self.published = Some(digest.unwrap_or_else(|| Digest::of(&bytes)));
         self.last_version = version;
         Ok(ReloadReport::Swapped {

@@ -4,11 +4,12 @@
 //! several framed queries at once.
 
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{
-    BIG_COUNT, MID_COUNT, Reply, Responder, ToolOutput, cname_manifest, dig, fixture_records,
-    have_tools, kdig, many_addresses,
+    BIG_COUNT, BIN, MID_COUNT, Reply, Responder, ToolOutput, cname_manifest, dig, fixture_records,
+    have_tools, kdig, many_addresses, parse_tool_output, run_bounded,
 };
 use crate::wire;
 
@@ -681,9 +682,9 @@ fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
         done
     "#;
     let log = dir.path().join("responder.log");
-    let run = crate::support::run_bounded(
-        std::process::Command::new("unshare")
-            .args(["--net", "sh", "-c", script, "sh", crate::support::BIN])
+    let run = run_bounded(
+        Command::new("unshare")
+            .args(["--net", "sh", "-c", script, "sh", BIN])
             .arg(&records)
             .arg(&log),
         Duration::from_secs(90),
@@ -702,7 +703,7 @@ fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
         run.status.is_some_and(|s| s.success()),
         "{run:?}\nresponder log:\n{responder_log}"
     );
-    let replies = crate::support::parse_tool_output(&run.stdout);
+    let replies = parse_tool_output(&run.stdout);
     assert_eq!(replies.len(), 2, "{}", run.stdout);
     let (mid, big) = (&replies[0], &replies[1]);
     assert_eq!(mid.status, "NOERROR", "{}", run.stdout);
