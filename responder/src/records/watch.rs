@@ -323,7 +323,6 @@ impl Reloader {
                     build_ms = build_time.as_secs_f64() * 1e3,
                     "records table swapped"
                 );
-                self.stats.record_ok(*version, *records, problems.len());
                 // The file's bytes and the parser's garbage are freed by
                 // now; without this their pages stay in RSS.
                 crate::memory::release_free_memory();
@@ -380,6 +379,10 @@ impl Reloader {
         // A snapshot carries the version its writer gave it; a records file
         // gets ours.
         let version = built.table.version();
+        // Counted before it is served, so that whoever sees the new table
+        // (a test, a probe reading the metrics after a query) also sees it
+        // counted; the publish below makes these stores visible with it.
+        self.stats.record_ok(version, records, built.problems.len());
         self.handle.publish(built.table);
         self.unsettled_since = Some(Instant::now());
         self.published = Some(digest.unwrap_or_else(|| Digest::of(&bytes)));
