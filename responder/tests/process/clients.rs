@@ -657,7 +657,7 @@ fn dig_cname_with_target_addresses_gets_the_address_in_one_answer() {
 /// fragmented instead, dig would get all 100 addresses over UDP.
 #[test]
 fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
-    if !have_tools(&["unshare", "ip", "dig", "timeout"]) {
+    if !have_tools(&["unshare", "ip", "dig", "timeout", "curl"]) {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -668,8 +668,8 @@ fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
     let script = r#"
         set -eu
         ip link set lo mtu 1280 up
-        timeout 60 "$1" --records "$2" --listen 127.0.0.1:5300 --admin-listen off \
-            --udp-payload 4096 --workers 1 >"$3" 2>&1 &
+        timeout 60 "$1" --records "$2" --listen 127.0.0.1:5300 \
+            --admin-listen 127.0.0.1:9153 --udp-payload 4096 --workers 1 >"$3" 2>&1 &
         responder=$!
         trap 'kill $responder 2>/dev/null || true' EXIT
         tries=0
@@ -680,6 +680,8 @@ fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
         for name in mid.xcc.test big.xcc.test; do
             dig +bufsize=4096 +ignore +time=2 +tries=1 -p 5300 @127.0.0.1 "$name" A
         done
+        curl -sS --max-time 5 http://127.0.0.1:9153/metrics |
+            grep -E '^xcc_responder_(truncated|socket_errors)_total '
     "#;
     let log = dir.path().join("responder.log");
     let run = run_bounded(
@@ -714,4 +716,15 @@ fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
     assert!(big.answer.is_empty(), "{}", run.stdout);
     // Cut to 512 octets, which the OPT of the second answer says.
     assert!(run.stdout.contains("udp: 512"), "{}", run.stdout);
+    // The answer re-sent with TC counts once as truncated; the refusal by
+    // the link is not a socket error.
+    let metric = |name: &str| {
+        run.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in the metrics: {}", run.stdout))
+    };
+    assert_eq!(metric("xcc_responder_truncated_total"), 1.0);
+    assert_eq!(metric("xcc_responder_socket_errors_total"), 0.0);
 }
