@@ -4,12 +4,11 @@
 //! several framed queries at once.
 
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{
     BIG_COUNT, BIN, MID_COUNT, Reply, Responder, ToolOutput, cname_manifest, dig, fixture_records,
-    have_tools, kdig, many_addresses, parse_tool_output, run_bounded,
+    have_tools, kdig, many_addresses, parse_tool_output, run_in_network_namespace,
 };
 use crate::wire;
 
@@ -684,22 +683,13 @@ fn an_answer_larger_than_the_link_is_not_fragmented_but_truncated() {
             grep -E '^xcc_responder_(truncated|socket_errors)_total '
     "#;
     let log = dir.path().join("responder.log");
-    let run = run_bounded(
-        Command::new("unshare")
-            .args(["--net", "sh", "-c", script, "sh", BIN])
-            .arg(&records)
-            .arg(&log),
+    let Some(run) = run_in_network_namespace(
+        script,
+        &[BIN.as_ref(), records.as_os_str(), log.as_os_str()],
         Duration::from_secs(90),
-    );
-    if run.status.is_some_and(|s| !s.success()) && run.stderr.contains("Operation not permitted") {
-        assert!(
-            !std::env::var("XCC_REQUIRE_TOOLS").is_ok_and(|v| v == "1"),
-            "unshare --net is not permitted here (XCC_REQUIRE_TOOLS=1): {}",
-            run.stderr
-        );
-        eprintln!("SKIP: unshare --net is not permitted: {}", run.stderr);
+    ) else {
         return;
-    }
+    };
     let responder_log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         run.status.is_some_and(|s| s.success()),

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    BIN, ChildGuard, Responder, Wait, dig, fixture_records, free_port, have_tools, loopback,
-    run_bounded, wait_until,
+    BIN, ChildGuard, NAMESPACE_UNAVAILABLE, Responder, Wait, dig, fixture_records, free_port,
+    have_tools, loopback, run_bounded, run_in_network_namespace, wait_until,
 };
 use crate::wire;
 
@@ -310,22 +310,17 @@ fn without_ipv6_the_default_and_wildcard_addresses_serve_ipv4_and_warn() {
     };
     let script = format!(
         "ip link set lo up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-         && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 || exit 77; {}{}",
+         && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 || exit {NAMESPACE_UNAVAILABLE}; {}{}",
         run("defaults", "--admin-listen off"),
         run(
             "wildcards",
             "--listen 0.0.0.0:5353,[::]:5353 --admin-listen [::]:9153"
         ),
     );
-    let output = run_bounded(
-        Command::new("unshare").args(["-n", "sh", "-c", &script]),
-        Duration::from_secs(30),
-    );
-    let text = output.stdout;
-    if output.status.and_then(|s| s.code()) == Some(77) || output.stderr.contains("unshare") {
-        eprintln!("SKIP: cannot make a network namespace without IPv6 here");
+    let Some(output) = run_in_network_namespace(&script, &[], Duration::from_secs(30)) else {
         return;
-    }
+    };
+    let text = output.stdout;
     let (defaults, wildcards) = text
         .split_once("RUN=wildcards")
         .unwrap_or_else(|| panic!("both runs: {text}"));

@@ -314,6 +314,47 @@ pub(crate) fn run_bounded(command: &mut Command, bound: Duration) -> RunOutput {
     }
 }
 
+/// The exit status a namespace script returns when it cannot set the
+/// namespace up the way it needs (a `sysctl` refused, say): a skip, like
+/// `unshare` itself being refused.
+pub(crate) const NAMESPACE_UNAVAILABLE: i32 = 77;
+
+/// Runs `sh -c script` with `args` as `$1`, `$2`, … in a network namespace
+/// of its own (`unshare --net`): a loopback, down until the script sets it
+/// up, and nothing else, so the script can bind any port or address and
+/// change the link's settings without touching the host. Bounded by
+/// `bound`. `None` when the namespace cannot be made here (`unshare` is
+/// not permitted, or the script exits with [`NAMESPACE_UNAVAILABLE`]):
+/// the test skips, or fails under `XCC_REQUIRE_TOOLS=1`, where every tool
+/// and permission is expected.
+pub(crate) fn run_in_network_namespace(
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    bound: Duration,
+) -> Option<RunOutput> {
+    let run = run_bounded(
+        Command::new("unshare")
+            .args(["--net", "sh", "-c", script, "sh"])
+            .args(args),
+        bound,
+    );
+    let refused = run.stderr.contains("unshare failed");
+    let unavailable = run
+        .status
+        .is_some_and(|s| s.code() == Some(NAMESPACE_UNAVAILABLE));
+    if !(refused || unavailable) {
+        return Some(run);
+    }
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    assert!(
+        !std::env::var("XCC_REQUIRE_TOOLS").is_ok_and(|v| v == "1"),
+        "{test}: no network namespace here (XCC_REQUIRE_TOOLS=1): {}",
+        run.stderr
+    );
+    eprintln!("SKIP {test}: no network namespace here: {}", run.stderr);
+    None
+}
+
 // ---------------------------------------------------------------------------
 // dig and kdig
 
