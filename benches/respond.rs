@@ -139,7 +139,8 @@ fn mix(c: &mut Criterion) {
             })
         });
         // As a UDP worker answers a recvmmsg batch: every query of the
-        // batch prefetched first, then each answered.
+        // batch planned and prefetched first, then each answered with its
+        // plan.
         let mut prefetch = BatchPrefetch::default();
         group.throughput(Throughput::Elements(BATCH as u64));
         for (name, prefetching) in [("batch", false), ("batch-prefetched", true)] {
@@ -151,14 +152,20 @@ fn mix(c: &mut Criterion) {
                     if prefetching {
                         prefetch.run(&table, batch.iter().map(|query| &query[..]));
                     }
-                    for query in batch {
-                        black_box(respond(
-                            query,
-                            &table,
-                            Transport::Udp,
-                            &mut context,
-                            &mut out,
-                        ));
+                    for (index, query) in batch.iter().enumerate() {
+                        let outcome = if prefetching {
+                            prefetch.respond(
+                                index,
+                                query,
+                                &table,
+                                Transport::Udp,
+                                &mut context,
+                                &mut out,
+                            )
+                        } else {
+                            respond(query, &table, Transport::Udp, &mut context, &mut out)
+                        };
+                        black_box(outcome);
                     }
                 })
             });

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  net::udp::Worker ── batch::Batch::receive (recvmmsg) ──┐      net::tcp ── 2-byte frames ──┐
-//!                                                        ▼                                  ▼
+//!    respond::BatchPrefetch::run (big tables: plan each   │                                  │
+//!    lookup, ask for its memory; ::respond answers)       ▼                                  ▼
 //!        respond::respond(query, &Table, Transport, &mut Context, out)   (pure, allocation-free)
 //!          ├─ xcc_wire::Message::parse        header, question, EDNS
 //!          ├─ table::Table::lookup            exact → closest encloser → wildcard

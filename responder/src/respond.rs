@@ -134,19 +134,26 @@ pub fn respond(
     context: &mut Context,
     out: &mut [u8],
 ) -> Outcome {
+    respond_planned(query, table, transport, context, out, None)
+}
+
+/// [`respond`], with the lookup's plan when [`BatchPrefetch`] made one for
+/// this query and table.
+fn respond_planned(
+    query: &[u8],
+    table: &Table,
+    transport: Transport,
+    context: &mut Context,
+    out: &mut [u8],
+    plan: Option<&Plan>,
+) -> Outcome {
     let Some(header) = Header::from_bytes(query) else {
         return Outcome::Dropped(DropReason::TooShort);
     };
     if header.flags.qr() {
         return Outcome::Dropped(DropReason::Response);
     }
-    // The flags every answer starts from: QR, and opcode, RD and CD echoed
-    // (RFC 1035 §4.1.1, RFC 4035 §3.1.6).
-    let flags = Flags(0)
-        .with_qr(true)
-        .with_opcode(header.flags.opcode())
-        .with_rd(header.flags.rd())
-        .with_cd(header.flags.cd());
+    let flags = answer_flags(header.flags);
     let Ok(message) = Message::parse(query) else {
         return header_only(header.id, flags, Rcode::FORMERR, out);
     };
@@ -154,7 +161,7 @@ pub fn respond(
         Some(question) if header.qdcount == 1 => question,
         _ => return header_only(header.id, flags, Rcode::FORMERR, out),
     };
-    let outcome = answer_question(&message, &question, flags, table, transport, context, out);
+    let outcome = answer_question(&message, &question, table, transport, context, out, plan);
     match outcome {
         Outcome::Answered {
             len,
@@ -183,17 +190,28 @@ pub const PREFETCH_BATCH: usize = 64;
 /// ([`Table::plan`]: parse the name, hash it and its parent, nothing big
 /// touched), then asks for every planned index slot in one tight loop and
 /// for what those slots point at in another, so that the misses of the
-/// whole batch overlap; [`respond`] then finds its data in the caches.
-/// Holds the plans, so that the worker's loop allocates nothing.
+/// whole batch overlap; [`BatchPrefetch::respond`] then finds its data in
+/// the caches, and the zone and hashes worked out already. Holds the
+/// plans, so that the worker's loop allocates nothing.
 #[derive(Debug)]
 pub struct BatchPrefetch {
     plans: [Option<Plan>; PREFETCH_BATCH],
+    /// Where each planned query lies (address and length): a plan is
+    /// only used for the very bytes it was made from.
+    planned: [(usize, usize); PREFETCH_BATCH],
+    /// How many of `plans` belong to the last batch.
+    count: usize,
+    /// The address of the table the last batch was planned on.
+    table: usize,
 }
 
 impl Default for BatchPrefetch {
     fn default() -> Self {
         Self {
             plans: [None; PREFETCH_BATCH],
+            planned: [(0, 0); PREFETCH_BATCH],
+            count: 0,
+            table: 0,
         }
     }
 }
@@ -206,22 +224,27 @@ impl BatchPrefetch {
     // Once per batch: kept out of line so that profiles see it apart.
     #[inline(never)]
     pub fn run<'q>(&mut self, table: &Table, queries: impl IntoIterator<Item = &'q [u8]>) {
+        self.count = 0;
         if !table.worth_prefetching() {
             return;
         }
+        self.table = address_of(table);
         let mut count = 0;
         // One key, refilled for each query: made and returned per query,
         // a key is copied whole (258 bytes) once more.
         let mut key = NameKey::root();
-        for (plan, query) in self.plans.iter_mut().zip(queries) {
+        let slots = self.plans.iter_mut().zip(&mut self.planned);
+        for ((plan, planned), query) in slots.zip(queries) {
             *plan = Name::parse_in_message(query, xcc_wire::HEADER_LEN)
                 .ok()
                 .and_then(|(qname, _)| {
                     qname.write_key(&mut key);
                     table.plan(&key)
                 });
+            *planned = (address_of(query.as_ptr()), query.len());
             count += 1;
         }
+        self.count = count;
         let plans = &self.plans[..count];
         for plan in plans.iter().flatten() {
             table.prefetch_slots(plan);
@@ -230,17 +253,52 @@ impl BatchPrefetch {
             table.prefetch_data(plan);
         }
     }
+
+    /// Answers the query at `index` of the batch last given to
+    /// [`BatchPrefetch::run`], exactly as [`respond`] would, looking it up
+    /// as planned there. `query` must be that query's bytes, unchanged,
+    /// and `table` the same table; a query or table the plan was not made
+    /// for (another slice, an index past the batch) is answered without
+    /// it.
+    pub fn respond(
+        &self,
+        index: usize,
+        query: &[u8],
+        table: &Table,
+        transport: Transport,
+        context: &mut Context,
+        out: &mut [u8],
+    ) -> Outcome {
+        let plan = self.plan_for(index, query, table);
+        respond_planned(query, table, transport, context, out, plan)
+    }
+
+    fn plan_for(&self, index: usize, query: &[u8], table: &Table) -> Option<&Plan> {
+        let planned_here = index < self.count
+            && self.table == address_of(table)
+            && self.planned[index] == (address_of(query.as_ptr()), query.len());
+        if planned_here {
+            self.plans[index].as_ref()
+        } else {
+            None
+        }
+    }
+}
+
+/// An address, kept as a number: only compared, never followed.
+fn address_of<T>(pointer: *const T) -> usize {
+    pointer as usize
 }
 
 /// Answers a query that parsed and has exactly one question.
 fn answer_question(
     message: &Message<'_>,
     question: &Question<'_>,
-    flags: Flags,
     table: &Table,
     transport: Transport,
     context: &mut Context,
     out: &mut [u8],
+    plan: Option<&Plan>,
 ) -> Outcome {
     let header = message.header();
     let edns = message.edns();
@@ -255,7 +313,7 @@ fn answer_question(
         return Outcome::Dropped(DropReason::NoBuffer);
     };
     writer.set_id(header.id);
-    writer.set_flags(flags);
+    writer.set_flags(answer_flags(header.flags));
     if writer.push_question(question).is_err() {
         // Cannot happen: a name is at most 255 octets, the limit at least
         // 512. Answer without the question rather than not at all.
@@ -296,7 +354,11 @@ fn answer_question(
     }
     // The answer is written through `&mut writer` from here on: moved
     // into each step, the writer (with its compression table) is copied.
-    let rcode = match table.lookup(&key) {
+    let lookup = match plan {
+        Some(plan) => table.lookup_planned(&key, plan),
+        None => table.lookup(&key),
+    };
+    let rcode = match lookup {
         Lookup::NotOurs => Rcode::REFUSED,
         Lookup::NxDomain { zone } => {
             writer.set_flags(writer.flags().with_aa(true));
@@ -507,6 +569,16 @@ fn rotation(rtype: RType, count: u16, context: &mut Context) -> usize {
     } else {
         0
     }
+}
+
+/// The flags every answer to a query with `query` flags starts from: QR,
+/// and opcode, RD and CD echoed (RFC 1035 §4.1.1, RFC 4035 §3.1.6).
+fn answer_flags(query: Flags) -> Flags {
+    Flags(0)
+        .with_qr(true)
+        .with_opcode(query.opcode())
+        .with_rd(query.rd())
+        .with_cd(query.cd())
 }
 
 /// Sets the RCODE and completes the answer.

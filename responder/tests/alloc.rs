@@ -221,8 +221,9 @@ fn prefetching_a_batch_allocates_nothing_and_changes_no_answer() {
     let mut context = Context::default();
     let before = allocations();
     prefetch.run(&table, queries.iter().map(|query| &query[..]));
-    for (query, expected) in queries.iter().zip(&plain) {
-        let outcome = respond(query, &table, Transport::Udp, &mut context, &mut out);
+    for (index, (query, expected)) in queries.iter().zip(&plain).enumerate() {
+        let outcome =
+            prefetch.respond(index, query, &table, Transport::Udp, &mut context, &mut out);
         let Outcome::Answered { len, .. } = outcome else {
             panic!("every query is answered: {outcome:?}")
         };

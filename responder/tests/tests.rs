@@ -4,6 +4,7 @@
 mod building;
 mod corpus;
 mod model;
+mod prefetch;
 mod reload;
 mod scenarios;
 mod support;

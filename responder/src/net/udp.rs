@@ -67,7 +67,8 @@ impl Worker {
                     self.stats.bad_source();
                     continue;
                 }
-                let outcome = respond(query, table, Transport::Udp, &mut self.context, out);
+                let outcome =
+                    prefetch.respond(i, query, table, Transport::Udp, &mut self.context, out);
                 self.stats.record(Transport::Udp, &outcome);
                 if let Outcome::Answered { len, .. } = outcome {
                     batch.set_answer(i, len);
