@@ -157,9 +157,11 @@ impl ReloadStats {
     }
 
     fn record_failure(&self, error: &LoadError) {
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
-        self.last_failure_unix.store(unix_now(), Ordering::Relaxed);
+        // Counted before the message is stored: whoever reads the message
+        // (through the lock) sees the failure counted too.
         self.failed.fetch_add(1, Ordering::Relaxed);
+        self.last_failure_unix.store(unix_now(), Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
     }
 }
 

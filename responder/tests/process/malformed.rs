@@ -452,10 +452,12 @@ fn tcp_timeouts_and_connection_limit_hold() {
     let mut responder = Responder::start_with(
         Some(&fixture_records()),
         &[
+            // Long enough that the four are still open when the fifth
+            // comes, on a loaded machine too.
             "--tcp-idle-timeout",
-            "1",
+            "5",
             "--tcp-query-timeout",
-            "1",
+            "5",
             "--tcp-max-connections",
             "4",
         ],
@@ -479,7 +481,7 @@ fn tcp_timeouts_and_connection_limit_hold() {
     )));
     let answer = wire::read_frame(&mut idle).expect("read").expect("answer");
     assert_eq!(wire::parse(&answer).expect("parses").id, 7);
-    wait_until(Duration::from_secs(2), "four open TCP connections", || {
+    wait_until(Duration::from_secs(4), "four open TCP connections", || {
         (responder.metric("xcc_responder_tcp_connections_open", &[]) == 4.0).then_some(())
     });
 
@@ -507,8 +509,13 @@ fn tcp_timeouts_and_connection_limit_hold() {
         output.text()
     );
 
-    // All four are closed by the timeouts (1 s each), well within 3 s.
+    // All four are closed by the timeouts (5 s each).
     let start = Instant::now();
+    for stream in [&silent, &stalled_length, &stalled_message, &idle] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+    }
     for (name, stream) in [
         ("silent", &mut silent),
         ("stalled in a length", &mut stalled_length),
