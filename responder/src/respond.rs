@@ -198,7 +198,7 @@ pub struct BatchPrefetch {
     plans: [Option<Plan>; PREFETCH_BATCH],
     /// Where each planned query lies (address and length): a plan is
     /// only used for the very bytes it was made from.
-    planned: [(usize, usize); PREFETCH_BATCH],
+    query_spans: [(usize, usize); PREFETCH_BATCH],
     /// How many of `plans` belong to the last batch.
     count: usize,
     /// The address of the table the last batch was planned on.
@@ -209,7 +209,7 @@ impl Default for BatchPrefetch {
     fn default() -> Self {
         Self {
             plans: [None; PREFETCH_BATCH],
-            planned: [(0, 0); PREFETCH_BATCH],
+            query_spans: [(0, 0); PREFETCH_BATCH],
             count: 0,
             table: 0,
         }
@@ -220,7 +220,8 @@ impl BatchPrefetch {
     /// Asks the CPU for what answering the first [`PREFETCH_BATCH`] of
     /// `queries` from `table` reads, and returns without waiting for it.
     /// Anything that is not a plain question in one of our zones is left
-    /// alone; [`respond`] judges it. Changes nothing but time.
+    /// alone; [`BatchPrefetch::respond`] judges it. Changes nothing but
+    /// time.
     // Once per batch: kept out of line so that profiles see it apart.
     #[inline(never)]
     pub fn run<'q>(&mut self, table: &Table, queries: impl IntoIterator<Item = &'q [u8]>) {
@@ -228,20 +229,20 @@ impl BatchPrefetch {
         if !table.worth_prefetching() {
             return;
         }
-        self.table = address_of(table);
+        self.table = std::ptr::from_ref(table).addr();
         let mut count = 0;
         // One key, refilled for each query: made and returned per query,
         // a key is copied whole (258 bytes) once more.
         let mut key = NameKey::root();
-        let slots = self.plans.iter_mut().zip(&mut self.planned);
-        for ((plan, planned), query) in slots.zip(queries) {
+        let slots = self.plans.iter_mut().zip(&mut self.query_spans);
+        for ((plan, span), query) in slots.zip(queries) {
             *plan = Name::parse_in_message(query, xcc_wire::HEADER_LEN)
                 .ok()
                 .and_then(|(qname, _)| {
                     qname.write_key(&mut key);
                     table.plan(&key)
                 });
-            *planned = (address_of(query.as_ptr()), query.len());
+            *span = (query.as_ptr().addr(), query.len());
             count += 1;
         }
         self.count = count;
@@ -256,10 +257,11 @@ impl BatchPrefetch {
 
     /// Answers the query at `index` of the batch last given to
     /// [`BatchPrefetch::run`], exactly as [`respond`] would, looking it up
-    /// as planned there. `query` must be that query's bytes, unchanged,
-    /// and `table` the same table; a query or table the plan was not made
-    /// for (another slice, an index past the batch) is answered without
-    /// it.
+    /// as planned there. `query` must be that query's bytes, and nothing
+    /// may have been written into them since `run`: a plan is matched to
+    /// its query by the query's address and length, not its content. A
+    /// query or table the plan was not made for (another slice, another
+    /// table, an index past the batch) is answered without it.
     pub fn respond(
         &self,
         index: usize,
@@ -273,21 +275,24 @@ impl BatchPrefetch {
         respond_planned(query, table, transport, context, out, plan)
     }
 
+    /// Whether [`BatchPrefetch::respond`] would answer `query` at `index`
+    /// with a plan: it was planned in the last batch, on `table` (a query
+    /// outside every zone, malformed, or on a small table, is not).
+    pub fn has_plan(&self, index: usize, query: &[u8], table: &Table) -> bool {
+        self.plan_for(index, query, table).is_some()
+    }
+
     fn plan_for(&self, index: usize, query: &[u8], table: &Table) -> Option<&Plan> {
+        // Addresses are compared, never followed.
         let planned_here = index < self.count
-            && self.table == address_of(table)
-            && self.planned[index] == (address_of(query.as_ptr()), query.len());
+            && self.table == std::ptr::from_ref(table).addr()
+            && self.query_spans[index] == (query.as_ptr().addr(), query.len());
         if planned_here {
             self.plans[index].as_ref()
         } else {
             None
         }
     }
-}
-
-/// An address, kept as a number: only compared, never followed.
-fn address_of<T>(pointer: *const T) -> usize {
-    pointer as usize
 }
 
 /// Answers a query that parsed and has exactly one question.

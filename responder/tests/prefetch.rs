@@ -1,15 +1,16 @@
 //! Answers through a batch plan ([`BatchPrefetch::respond`]) are the answers
 //! of [`respond`], byte for byte, on a table big enough to be planned: every
 //! path of a lookup (wildcard under an encloser with and without other
-//! children, exact names, empty non-terminals, the apex, CNAME chains, a
-//! second zone nested in the first, names outside every zone, malformed
-//! queries), and a plan is never used for bytes or a table it was not made
-//! for.
+//! children, exact names, empty non-terminals, the apex, CNAME chains), in
+//! a big zone nested in a small one (so the plan's zone is the second), and
+//! for other classes, names outside every zone and malformed queries; the
+//! queries of the big zone are planned; and a plan is never used for bytes
+//! or a table it was not made for.
 
 use xcc_responder::records::model::DnsRecordSpec;
 use xcc_responder::respond::{BatchPrefetch, Context, Outcome, Transport, respond};
 use xcc_responder::table::{Table, TableConfig, ZoneConfig};
-use xcc_wire::{NameBuf, RType};
+use xcc_wire::{Class, NameBuf, RType};
 
 use crate::support::{Ask, addresses, cname, query_bytes, table_with, txt};
 
@@ -21,9 +22,9 @@ fn zone(apex: &str) -> ZoneConfig {
     ZoneConfig::new(NameBuf::from_presentation(apex).expect("an apex"))
 }
 
-/// `xcc.test` with `sub.xcc.test` delegated to a zone of its own in the
-/// same table, [`GATEWAYS`] gateway wildcards (a tenth of them with exact
-/// names beside the wildcard), and a few names of every other kind.
+/// A small zone `xcc.test` with a few names, and nested in it the big zone
+/// `clusters.xcc.test`: [`GATEWAYS`] gateway wildcards (a tenth of them
+/// with an exact name beside the wildcard), and names of every other kind.
 fn big_table(address_base: u8) -> Table {
     let mut specs: Vec<DnsRecordSpec> = (0..GATEWAYS)
         .map(|i| {
@@ -46,16 +47,17 @@ fn big_table(address_base: u8) -> Table {
     }
     specs.extend([
         addresses("www.xcc.test", 300, &["192.0.2.80"]),
-        addresses("deep.empty.xcc.test", 300, &["192.0.2.81"]),
-        cname("alias.xcc.test", "www.xcc.test"),
-        cname("chain.xcc.test", "alias.xcc.test"),
-        cname("away.xcc.test", "www.example.org"),
-        txt("www.xcc.test", &["hello"]),
-        addresses("host.sub.xcc.test", 300, &["192.0.2.90"]),
-        addresses("*.sub.xcc.test", 300, &["192.0.2.91"]),
+        addresses("*.xcc.test", 300, &["192.0.2.81"]),
+        addresses("www.clusters.xcc.test", 300, &["192.0.2.90"]),
+        txt("www.clusters.xcc.test", &["hello"]),
+        addresses("deep.empty.clusters.xcc.test", 300, &["192.0.2.91"]),
+        cname("alias.clusters.xcc.test", "www.clusters.xcc.test"),
+        cname("chain.clusters.xcc.test", "alias.clusters.xcc.test"),
+        cname("away.clusters.xcc.test", "www.example.org"),
     ]);
     let config = TableConfig {
-        zones: vec![zone("xcc.test"), zone("sub.xcc.test")],
+        zones: vec![zone("xcc.test"), zone("clusters.xcc.test")],
+        chaos_version: Some("xcc-dns test".to_owned()),
         ..TableConfig::default()
     };
     let table = table_with(config, &specs);
@@ -63,68 +65,107 @@ fn big_table(address_base: u8) -> Table {
     table
 }
 
-/// Queries down every path of a lookup.
-fn queries() -> Vec<Vec<u8>> {
+/// A query, and whether [`BatchPrefetch::run`] plans it (its name is in
+/// the big zone and it parses).
+struct Case {
+    query: Vec<u8>,
+    planned: bool,
+}
+
+/// Queries down every path of a lookup, and some a lookup never sees.
+fn cases() -> Vec<Case> {
     let ask = Ask::default();
-    let mut queries: Vec<Vec<u8>> = [
+    let class = |class| Ask { class, ..ask };
+    let in_big_zone = [
         // Wildcards: encloser without, then with, other children.
-        ("a.gateway.cluster-7.team-7.clusters.xcc.test", RType::A),
+        (
+            "a.gateway.cluster-7.team-7.clusters.xcc.test",
+            RType::A,
+            ask,
+        ),
         (
             "B.Gateway.Cluster-19999.team-49.clusters.xcc.test",
             RType::AAAA,
+            ask,
         ),
         (
             "fresh.gateway.cluster-10.team-10.clusters.xcc.test",
             RType::A,
+            ask,
         ),
-        ("*.gateway.cluster-10.team-10.clusters.xcc.test", RType::A),
-        ("*.gateway.cluster-11.team-11.clusters.xcc.test", RType::TXT),
+        (
+            "*.gateway.cluster-10.team-10.clusters.xcc.test",
+            RType::A,
+            ask,
+        ),
+        (
+            "*.gateway.cluster-11.team-11.clusters.xcc.test",
+            RType::TXT,
+            ask,
+        ),
         (
             "two.labels.gateway.cluster-3.team-3.clusters.xcc.test",
             RType::A,
+            ask,
         ),
         // Exact names, and NODATA at one.
         (
             "exact.gateway.cluster-10.team-10.clusters.xcc.test",
             RType::A,
+            ask,
         ),
         (
             "EXACT.gateway.cluster-20.team-20.clusters.xcc.test",
             RType::MX,
+            ask,
         ),
-        ("www.xcc.test", RType::TXT),
-        ("www.xcc.test", RType::ANY),
-        // Empty non-terminals, NXDOMAIN at several depths, the apex.
-        ("gateway.cluster-7.team-7.clusters.xcc.test", RType::A),
-        ("clusters.xcc.test", RType::A),
-        ("empty.xcc.test", RType::A),
-        ("nope.cluster-7.team-7.clusters.xcc.test", RType::A),
-        ("a.b.c.nothing.xcc.test", RType::A),
-        ("xcc.test", RType::SOA),
-        ("xcc.test", RType::NS),
+        ("www.clusters.xcc.test", RType::TXT, ask),
+        ("www.clusters.xcc.test", RType::ANY, ask),
+        // Empty non-terminals, NXDOMAIN at several depths, the apex (whose
+        // parent is in the other zone).
+        ("gateway.cluster-7.team-7.clusters.xcc.test", RType::A, ask),
+        ("team-7.clusters.xcc.test", RType::A, ask),
+        ("empty.clusters.xcc.test", RType::A, ask),
+        ("nope.cluster-7.team-7.clusters.xcc.test", RType::A, ask),
+        ("a.b.c.nothing.clusters.xcc.test", RType::A, ask),
+        ("clusters.xcc.test", RType::SOA, ask),
+        ("CLUSTERS.xcc.test", RType::NS, ask),
         // CNAMEs in the zone and out of it.
-        ("chain.xcc.test", RType::A),
-        ("away.xcc.test", RType::A),
-        // The nested zone: its apex, a name, its wildcard.
-        ("sub.xcc.test", RType::SOA),
-        ("host.sub.xcc.test", RType::A),
-        ("other.sub.xcc.test", RType::A),
-        // Outside every zone; CHAOS.
-        ("example.com", RType::A),
-        ("test", RType::A),
-    ]
-    .iter()
-    .map(|(name, qtype)| query_bytes(name, *qtype, ask))
-    .collect();
-    let mut malformed = query_bytes("www.xcc.test", RType::A, ask);
+        ("chain.clusters.xcc.test", RType::A, ask),
+        ("away.clusters.xcc.test", RType::A, ask),
+        // Planned, but answered before any lookup: other classes, a zone
+        // transfer, an EDNS version we do not speak; and without EDNS.
+        ("www.clusters.xcc.test", RType::A, class(Class::CH)),
+        ("www.clusters.xcc.test", RType::A, class(Class::HS)),
+        ("www.clusters.xcc.test", RType::AXFR, ask),
+        ("www.clusters.xcc.test", RType::A, Ask { version: 1, ..ask }),
+        ("www.clusters.xcc.test", RType::A, Ask { edns: None, ..ask }),
+    ];
+    // The small zone around it (not worth planning), outside every zone,
+    // CHAOS.
+    let elsewhere = [
+        ("www.xcc.test", RType::A, ask),
+        ("other.xcc.test", RType::A, ask),
+        ("xcc.test", RType::SOA, ask),
+        ("example.com", RType::A, ask),
+        ("test", RType::A, ask),
+        ("version.bind", RType::TXT, class(Class::CH)),
+    ];
+    let case = |planned| {
+        move |(name, qtype, ask): &(&str, RType, Ask)| Case {
+            query: query_bytes(name, *qtype, *ask),
+            planned,
+        }
+    };
+    let mut cases: Vec<Case> = in_big_zone.iter().map(case(true)).collect();
+    cases.extend(elsewhere.iter().map(case(false)));
+    let mut malformed = query_bytes("www.clusters.xcc.test", RType::A, ask);
     malformed.truncate(20);
-    queries.push(malformed);
-    queries.push(query_bytes(
-        "www.xcc.test",
-        RType::A,
-        Ask { edns: None, ..ask },
-    ));
-    queries
+    cases.push(Case {
+        query: malformed,
+        planned: false,
+    });
+    cases
 }
 
 /// The answer of `outcome`, from `out`.
@@ -150,9 +191,17 @@ fn plain_answers(table: &Table, queries: &[Vec<u8>]) -> Vec<Vec<u8>> {
 #[test]
 fn planned_answers_are_the_plain_answers() {
     let table = big_table(1);
-    let queries = queries();
+    let cases = cases();
+    let queries: Vec<Vec<u8>> = cases.iter().map(|case| case.query.clone()).collect();
     let expected = plain_answers(&table, &queries);
+
     let mut prefetch = BatchPrefetch::default();
+    prefetch.run(&table, queries.iter().map(|query| &query[..]));
+    for (index, (case, query)) in cases.iter().zip(&queries).enumerate() {
+        let planned = prefetch.has_plan(index, query, &table);
+        assert_eq!(planned, case.planned, "case {index} planned");
+    }
+
     let mut out = vec![0u8; 1232];
     // In batches of several sizes, so that plans of an earlier, larger
     // batch are left behind in the prefetcher.
@@ -177,16 +226,17 @@ fn a_plan_is_not_used_for_other_bytes_or_another_table() {
     // The same names, other addresses, and other hash seeds: a plan made
     // on `table` and followed on `other` would miss.
     let other = big_table(2);
+    let ask = Ask::default();
     let planned = query_bytes(
         "a.gateway.cluster-7.team-7.clusters.xcc.test",
         RType::A,
-        Ask::default(),
+        ask,
     );
     // Same length and shape, another name.
     let unplanned = query_bytes(
         "a.gateway.cluster-8.team-8.clusters.xcc.test",
         RType::A,
-        Ask::default(),
+        ask,
     );
     let expected_other = plain_answers(&other, std::slice::from_ref(&planned));
     let expected_unplanned = plain_answers(&table, std::slice::from_ref(&unplanned));
@@ -194,6 +244,7 @@ fn a_plan_is_not_used_for_other_bytes_or_another_table() {
     let mut context = Context::default();
     let mut out = vec![0u8; 1232];
     prefetch.run(&table, [&planned[..]]);
+    assert!(prefetch.has_plan(0, &planned, &table));
 
     let outcome = prefetch.respond(0, &planned, &other, Transport::Udp, &mut context, &mut out);
     assert_eq!(answer(outcome, &out), expected_other[0], "another table");
@@ -206,14 +257,14 @@ fn a_plan_is_not_used_for_other_bytes_or_another_table() {
         &mut out,
     );
     assert_eq!(answer(outcome, &out), expected_unplanned[0], "other bytes");
-    let outcome = prefetch.respond(
-        1,
-        &unplanned,
-        &table,
-        Transport::Udp,
-        &mut context,
-        &mut out,
-    );
+
+    // A buffer planned in a batch of two, then a batch of one: refilled
+    // with another name of the same length, it is past the batch.
+    let mut buffer = planned.clone();
+    prefetch.run(&table, [&planned[..], &buffer[..]]);
+    prefetch.run(&table, [&planned[..]]);
+    buffer.copy_from_slice(&unplanned);
+    let outcome = prefetch.respond(1, &buffer, &table, Transport::Udp, &mut context, &mut out);
     assert_eq!(
         answer(outcome, &out),
         expected_unplanned[0],

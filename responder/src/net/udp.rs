@@ -1,7 +1,9 @@
 //! A UDP worker: one thread, one socket, its own buffers and table reader.
 //!
-//! The loop is: receive a batch → answer each query with
-//! [`crate::respond::respond`] against one table version → send the batch.
+//! The loop is: receive a batch → plan it and answer each query with
+//! [`crate::respond::BatchPrefetch`] against one table version → send the
+//! batch (answers the link refuses are answered again, smaller, with
+//! [`crate::respond::respond`]).
 //! Nothing is spawned or allocated per packet. Only "would block" (the read
 //! timeout that lets the worker notice shutdown) means "nothing to do";
 //! every other error is counted and the loop carries on, because a UDP

@@ -2,8 +2,8 @@
 //!
 //! [`TableHandle`] wraps an `ArcSwap<Table>`: readers never lock and never
 //! wait for a writer; [`TableHandle::publish`] replaces the table in one
-//! atomic store, and since a worker loads the table once per query, every
-//! answer comes from exactly one version. Each worker reads through its own
+//! atomic store, and since a worker loads the table once per query (a UDP
+//! worker once per batch), every answer comes from exactly one version. Each worker reads through its own
 //! [`TableReader`] (an `arc_swap::Cache`), which costs one atomic load of a
 //! version counter per query when nothing changed.
 //!

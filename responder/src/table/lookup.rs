@@ -57,10 +57,10 @@ impl Table {
 
     /// [`Table::lookup`] for a key this table has planned: the zone and
     /// the hashes are the plan's, not found and computed again (on a big
-    /// table a sixth of an answer's instructions). Same result as
+    /// table about 6 % of an answer's instructions). Same result as
     /// [`Table::lookup`] when `plan` is what [`Table::plan`] returned for
     /// `key` and this table; a plan of another key's shape is not used.
-    pub fn lookup_planned(&self, key: &NameKey, plan: &Plan) -> Lookup<'_> {
+    pub(crate) fn lookup_planned(&self, key: &NameKey, plan: &Plan) -> Lookup<'_> {
         match self.planned_zone(plan) {
             Some(zone) if plan.is_for(key) => zone.lookup_with(key, Some(plan.hashes)),
             _ => self.lookup(key),

@@ -453,7 +453,8 @@ fn tcp_timeouts_and_connection_limit_hold() {
         Some(&fixture_records()),
         &[
             // Long enough that the four are still open when the fifth
-            // comes, on a loaded machine too.
+            // comes, on a loaded machine too: the wait for four open
+            // below must end before the first of them times out.
             "--tcp-idle-timeout",
             "5",
             "--tcp-query-timeout",

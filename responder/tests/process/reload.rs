@@ -88,7 +88,7 @@ fn serial(responder: &Responder) -> u64 {
 }
 
 #[test]
-fn replaced_records_file_is_served_at_once_and_a_bad_one_changes_nothing() {
+fn replaced_records_file_is_served_after_the_rename_and_a_bad_one_changes_nothing() {
     if !have_tools(&["dig"]) {
         return;
     }

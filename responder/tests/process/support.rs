@@ -338,7 +338,10 @@ pub(crate) fn run_in_network_namespace(
             .args(args),
         bound,
     );
-    let refused = run.stderr.contains("unshare failed");
+    // util-linux says "unshare failed: Operation not permitted"; busybox
+    // only the latter.
+    let refused =
+        run.stderr.contains("unshare failed") || run.stderr.contains("Operation not permitted");
     let unavailable = run
         .status
         .is_some_and(|s| s.code() == Some(NAMESPACE_UNAVAILABLE));
