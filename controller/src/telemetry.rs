@@ -28,9 +28,11 @@ pub struct RecordsMetrics {
     pub records_accepted: AtomicU64,
     /// Record groups rejected at the last rebuild.
     pub records_rejected: AtomicU64,
-    /// Snapshots written.
+    /// Snapshots written (counted once renamed into place, where the
+    /// responder may read them, before the directory flush).
     pub publishes: AtomicU64,
-    /// Snapshot writes that failed.
+    /// Snapshot writes that failed (a failed directory flush after the
+    /// rename included: that snapshot is written again).
     pub publish_failed: AtomicU64,
     /// Unix time of the last snapshot written (0: none yet).
     pub last_publish_unix: AtomicU64,
@@ -74,7 +76,7 @@ impl RecordsMetrics {
         })
     }
 
-    /// Counts a snapshot written with `version`.
+    /// Counts a snapshot with `version` put in place.
     pub fn publish_ok(&self, version: u32) {
         self.publishes.fetch_add(1, Ordering::Relaxed);
         self.version.store(u64::from(version), Ordering::Relaxed);

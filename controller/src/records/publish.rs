@@ -4,9 +4,12 @@
 //! temporary file in the same directory, flushed to disk, renamed over the
 //! old one (a rename within one filesystem is atomic: the responder sees the
 //! old file or the new one, never half of either) and the directory is
-//! flushed so that the rename itself survives a crash. The version (the
-//! zone's SOA serial) only increases, across restarts too: it starts from
-//! the version of the snapshot already in place.
+//! flushed so that the rename itself survives a crash. The two steps are
+//! separate ([`SnapshotFile::replace`], then [`Replaced::make_durable`]):
+//! the responder may serve the new file from the rename on, so whoever
+//! counts it as published does so then, not after the directory flush. The
+//! version (the zone's SOA serial) only increases, across restarts too: it
+//! starts from the version of the snapshot already in place.
 
 use std::fs::{self, File};
 use std::io::{self, Write as _};
@@ -57,17 +60,47 @@ impl SnapshotFile {
     }
 
     /// Writes `table` (built with [`Self::next_version`]) as the new
-    /// snapshot.
+    /// snapshot, durably.
     pub fn write(&mut self, table: &Table) -> io::Result<()> {
-        write_atomic(&self.path, &snapshot::encode(table))?;
+        self.replace(table)?.make_durable()
+    }
+
+    /// Puts `table` (built with [`Self::next_version`]) in place as the new
+    /// snapshot: once this returns `Ok` the responder may read it, but a
+    /// crash could still bring the old file back until
+    /// [`Replaced::make_durable`] has succeeded. The version in place is
+    /// `table`'s from here on either way, so the next one is above it.
+    pub fn replace(&mut self, table: &Table) -> io::Result<Replaced> {
+        let replaced = replace_atomic(&self.path, &snapshot::encode(table))?;
         self.last_version = table.version();
-        Ok(())
+        Ok(replaced)
+    }
+}
+
+/// A file renamed into place whose directory has not been flushed yet.
+#[derive(Debug)]
+#[must_use = "the rename is not durable until make_durable succeeds"]
+pub struct Replaced {
+    directory: PathBuf,
+}
+
+impl Replaced {
+    /// Flushes the directory, so that the rename survives a crash.
+    pub fn make_durable(self) -> io::Result<()> {
+        File::open(&self.directory)?.sync_all()
     }
 }
 
 /// Replaces the file at `path` with `bytes` atomically: temporary file in
 /// the same directory, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_atomic(path, bytes)?.make_durable()
+}
+
+/// The first part of [`write_atomic`]: temporary file in the same
+/// directory, fsync, rename. The new file is in place when this returns
+/// `Ok`; the directory flush is left to [`Replaced::make_durable`].
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> io::Result<Replaced> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -88,14 +121,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&temporary, path)?;
-        // The rename is durable once the directory is.
-        File::open(directory)?.sync_all()
+        fs::rename(&temporary, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temporary);
     }
-    result
+    result?;
+    // The rename is durable once the directory is.
+    Ok(Replaced {
+        directory: directory.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -134,6 +169,25 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["records.snapshot"]);
+    }
+
+    #[test]
+    fn a_replaced_snapshot_is_in_place_before_its_directory_is_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.snapshot");
+        let mut file = SnapshotFile::open(&path);
+        let version = file.next_version();
+        let replaced = file.replace(&table(version)).unwrap();
+        // Readable, and the next version is above it, before the flush.
+        assert_eq!(
+            snapshot::decode(&fs::read(&path).unwrap())
+                .unwrap()
+                .version(),
+            version
+        );
+        assert_eq!(file.version(), version);
+        assert!(file.next_version() > version);
+        replaced.make_durable().unwrap();
     }
 
     #[test]

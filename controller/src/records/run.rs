@@ -280,23 +280,40 @@ async fn reconcile(
         .records_rejected
         .store(rejected as u64, Ordering::Relaxed);
     if state.gate.needs_publish(digest) {
-        match state.file.write(&table) {
-            Ok(()) => {
-                state.gate.published(digest);
+        match state.file.replace(&table) {
+            Ok(replaced) => {
+                // Counted as soon as the new file is in place, before the
+                // directory flush: the responder may already serve it, and
+                // whoever sees it served should see it counted (the flush
+                // can take long on a busy disk).
                 metrics.publish_ok(table.version());
                 if let Some(since) = change_since {
                     metrics
                         .change_to_publish_seconds
                         .observe(since.elapsed().as_secs_f64());
                 }
-                tracing::info!(
-                    version = table.version(),
-                    records = table.record_count(),
-                    accepted,
-                    rejected,
-                    file = %state.file.path().display(),
-                    "snapshot published"
-                );
+                match replaced.make_durable() {
+                    Ok(()) => {
+                        state.gate.published(digest);
+                        tracing::info!(
+                            version = table.version(),
+                            records = table.record_count(),
+                            accepted,
+                            rejected,
+                            file = %state.file.path().display(),
+                            "snapshot published"
+                        );
+                    }
+                    Err(error) => {
+                        // Served, but a crash could bring the old file
+                        // back: not marked published, so the retry pass
+                        // (after the backoff) writes it again, with a
+                        // higher version, and flushes that.
+                        complete = false;
+                        metrics.publish_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(file = %state.file.path().display(), %error, "the snapshot is in place but its directory cannot be flushed; writing it again later");
+                    }
+                }
             }
             Err(error) => {
                 complete = false;
