@@ -677,6 +677,19 @@ impl InProcessController {
         .await
     }
 
+    /// Waits until the metrics count `table` as published (bounded). The
+    /// controller counts a snapshot just after renaming it into place, so
+    /// a test that has just read the new file may be ahead of the count.
+    pub(crate) async fn counted(&self, table: &Table) {
+        let version = u64::from(table.version());
+        wait_for(
+            &format!("the snapshot of version {version} counted"),
+            Duration::from_secs(10),
+            || async { (self.counter(|m| &m.version) >= version).then_some(()) },
+        )
+        .await;
+    }
+
     /// Whether the controller is still running.
     pub(crate) fn is_running(&self) -> bool {
         self.task.as_ref().is_some_and(|t| !t.is_finished())

@@ -653,6 +653,20 @@ fn the_walkthrough_on_one_machine() {
         "[e2e] management: kubectl -n dev-team get gatewaydns\n{}",
         mgmt.run(&["-n", "dev-team", "get", "gatewaydns"])
     );
+    // explain reports the record's status, which the records sidecar
+    // writes after it has published the snapshot that answered above.
+    poll("cluster-b's record of cluster-a Accepted", LIMIT, || {
+        let state = kubectl_b.run(&[
+            "-n",
+            "xcc-dns",
+            "get",
+            "dnsrecord",
+            "dev-team-cluster-a-gateway",
+            "-o",
+            "jsonpath={.status.state}",
+        ]);
+        (state == "Accepted").then_some(())
+    });
     eprintln!(
         "[e2e] cluster-b: kubectl -n xcc-dns get dnsrecords -o wide\n{}",
         kubectl_b.run(&["-n", "xcc-dns", "get", "dnsrecords", "-o", "wide"])

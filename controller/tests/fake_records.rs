@@ -127,9 +127,29 @@ async fn records_are_published_with_statuses_and_events() {
             );
         }
         assert!(events_about(&fake, "valid").is_empty());
-        // The status writes went to the status subresource only.
-        assert_eq!(fake.count_matching(Verb::Patch, "/status"), 4);
-        assert_eq!(fake.count(Verb::Patch), 4);
+        // The status writes went to the status subresource only, each
+        // record's at least once. Not exactly once: a pass that starts
+        // before the watch event of a status just written has reached the
+        // store writes that status again (a no-op for the server, which
+        // sends no event for it, so it does not go on); a record patched
+        // more than twice would be a write loop. (That no pass rewrites
+        // statuses it has seen is checked against the real server, in
+        // k8s_records.)
+        let requests = fake.requests();
+        let patches: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.verb == Some(Verb::Patch))
+            .map(|r| r.path.as_str())
+            .collect();
+        for name in ["valid", "outside", "dup-a", "dup-b"] {
+            let path = format!("/namespaces/{NS}/dnsrecords/{name}/status");
+            let times = patches.iter().filter(|p| p.ends_with(&path)).count();
+            assert!((1..=2).contains(&times), "{name}: {times} status patches");
+        }
+        assert!(
+            patches.iter().all(|p| p.ends_with("/status")),
+            "a PATCH outside the status subresource: {patches:?}"
+        );
         assert_eq!(fake.count(Verb::Update), 0);
         assert_eq!(controller.counter(|m| &m.publishes), 1);
         controller.stop().await;
@@ -175,6 +195,9 @@ async fn a_change_and_a_delete_are_published_and_a_label_is_not() {
             })
             .await;
         assert!(deleted.version() > changed.version());
+        // The file is renamed into place before it is counted: read the
+        // counters once they include it.
+        controller.counted(&deleted).await;
 
         // A label changes nothing served: no new snapshot. To know the
         // controller saw it, spoil a status afterwards and wait for the
@@ -228,14 +251,15 @@ async fn a_compacted_watch_relists_and_failed_status_writes_are_retried() {
         );
         let controller = InProcessController::start(fake.client_in(NS), NS);
         controller.first_snapshot().await;
+        // (The counter goes up when the fake's answer is in: after the
+        // status is stored.)
         wait_for("the status written on a retry", LIMIT, || async {
-            status(&fake, "first")
-                .filter(|s| s.state == Some(RecordState::Accepted))
-                .map(|_| ())
+            (status(&fake, "first").is_some_and(|s| s.state == Some(RecordState::Accepted))
+                && controller.counter(|m| &m.status_writes) == 1)
+                .then_some(())
         })
         .await;
         assert!(controller.counter(|m| &m.status_failures) >= 1);
-        assert_eq!(controller.counter(|m| &m.status_writes), 1);
 
         // The watch breaks; its next watch is held while a record is
         // created and the history compacted: that watch gets 410 Expired,

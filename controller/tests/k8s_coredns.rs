@@ -15,12 +15,16 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServicePort, ServiceSpec};
 use kube::api::{Api, DynamicObject, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{Scope, pinned_kind};
 use kube::{Client, Config};
+use serde_json::Value;
 use xcc_controller::api::{RecordState, RejectReason};
 use xcc_controller::coredns::patch::{
     Action, ObjectRef, Outcome, PatchError, PatchOptions, patch_coredns,
@@ -31,7 +35,7 @@ use crate::apiserver::{
     InProcessController, Instance, address_record, addresses, create_record, events_about, ips,
     shared_env, statuses, wait_for,
 };
-use crate::manifests::documents;
+use crate::manifests::{Document, documents};
 
 const KUBEADM: &str = include_str!("corefiles/kubeadm.Corefile");
 
@@ -425,13 +429,14 @@ async fn create_workload_manifests(client: &Client) -> Vec<String> {
 }
 
 /// Creates every document of `manifests/<dir>` as it is; returns the kinds
-/// this API server does not serve (skipped).
+/// this API server does not serve (skipped), once the server grants what
+/// the manifests' bindings grant (see [`until_bindings_authorize`]).
 pub(crate) async fn create_manifests(client: &Client, dir: &str) -> Vec<String> {
     let mut skipped = Vec::new();
     let mut documents = documents(dir);
     // Namespaces first, as kubectl and kustomize order them.
     documents.sort_by_key(|d| d.kind() != "Namespace");
-    for document in documents {
+    for document in &documents {
         let (group, version) = match document.api_version().split_once('/') {
             Some((group, version)) => (group, version),
             None => ("", document.api_version()),
@@ -452,7 +457,154 @@ pub(crate) async fn create_manifests(client: &Client, dir: &str) -> Vec<String> 
             .await
             .unwrap_or_else(|e| panic!("{}: the API server refused it: {e}", document.place()));
     }
+    until_bindings_authorize(client, &documents).await;
     skipped
+}
+
+/// Whether the API server's authorizer lets service account
+/// `namespace:name` do `verb` on `resource` (`plural` or
+/// `plural/subresource`) of API group `group`, in `namespace` (empty:
+/// cluster-wide) and on the object `name` (empty: any), as a
+/// SubjectAccessReview by `admin` answers it: the same authorizer that
+/// judges the account's own requests.
+pub(crate) async fn account_may(
+    admin: &Client,
+    account: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    let (account_namespace, account_name) = account.split_once(':').unwrap();
+    let (resource, subresource) = match resource.split_once('/') {
+        Some((resource, subresource)) => (resource, Some(subresource.to_owned())),
+        None => (resource, None),
+    };
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(format!(
+                "system:serviceaccount:{account_namespace}:{account_name}"
+            )),
+            groups: Some(vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{account_namespace}"),
+                "system:authenticated".into(),
+            ]),
+            resource_attributes: Some(ResourceAttributes {
+                verb: some(verb),
+                group: Some(group.to_owned()),
+                resource: some(resource),
+                subresource,
+                namespace: some(namespace),
+                name: some(name),
+                ..ResourceAttributes::default()
+            }),
+            ..SubjectAccessReviewSpec::default()
+        },
+        ..SubjectAccessReview::default()
+    };
+    Api::<SubjectAccessReview>::all(admin.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("a SubjectAccessReview")
+        .status
+        .is_some_and(|s| s.allowed)
+}
+
+/// Waits (bounded) until the API server grants every service account
+/// bound by a RoleBinding or ClusterRoleBinding in `documents` every
+/// verb its Role or ClusterRole (also in `documents`) lists. The RBAC
+/// authorizer reads Roles and bindings from informer caches, so a binding
+/// takes effect a moment after it is created; a test that used the
+/// account at once could be refused on a busy machine.
+pub(crate) async fn until_bindings_authorize(admin: &Client, documents: &[Document]) {
+    // (account, verb, group, resource, namespace, name)
+    let mut pending: Vec<[String; 6]> = Vec::new();
+    for binding in documents
+        .iter()
+        .filter(|d| matches!(d.kind(), "RoleBinding" | "ClusterRoleBinding"))
+    {
+        let namespace = binding.namespace();
+        let role_kind = binding.value["roleRef"]["kind"].as_str().unwrap();
+        let role_name = binding.value["roleRef"]["name"].as_str().unwrap();
+        let role = documents
+            .iter()
+            .find(|d| d.kind() == role_kind && d.name() == role_name && d.namespace() == namespace)
+            .or_else(|| {
+                documents
+                    .iter()
+                    .find(|d| d.kind() == role_kind && d.name() == role_name)
+            })
+            .unwrap_or_else(|| panic!("{}: no {role_kind} {role_name}", binding.place()));
+        let strings = |value: &Value| -> Vec<String> {
+            value
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let accounts: Vec<String> = binding.value["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["kind"] == "ServiceAccount")
+            .map(|s| {
+                format!(
+                    "{}:{}",
+                    s["namespace"].as_str().unwrap(),
+                    s["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        for rule in role.value["rules"].as_array().into_iter().flatten() {
+            let mut names = strings(&rule["resourceNames"]);
+            if names.is_empty() {
+                names.push(String::new());
+            }
+            for account in &accounts {
+                for group in strings(&rule["apiGroups"]) {
+                    for resource in strings(&rule["resources"]) {
+                        for verb in strings(&rule["verbs"]) {
+                            for name in &names {
+                                pending.push([
+                                    account.clone(),
+                                    verb.clone(),
+                                    group.clone(),
+                                    resource.clone(),
+                                    namespace.to_owned(),
+                                    name.clone(),
+                                ]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    while !pending.is_empty() {
+        let mut refused = Vec::new();
+        for check in pending {
+            let [account, verb, group, resource, namespace, name] = &check;
+            if !account_may(admin, account, verb, group, resource, namespace, name).await {
+                refused.push(check);
+            }
+        }
+        pending = refused;
+        if pending.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < LIMIT,
+            "the bindings still do not authorize after {LIMIT:?}: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Whether `result` is a 403 Forbidden.

@@ -447,12 +447,38 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         .delete("xcc-dns-gateways", &DeleteParams::default())
         .await
         .unwrap();
-    set_ingress(&client_b, "198.51.100.21").await;
-    wait_for("cluster-b gets its own change", LIMIT, || async {
-        (records(&client_b).await? == expected("192.0.2.12", "198.51.100.21")).then_some(())
+    // The RBAC authorizer reads bindings from an informer cache: the
+    // deletion takes effect a moment later. Until it has, a write could
+    // still pass.
+    wait_for("the account's rights gone in cluster-a", LIMIT, || async {
+        (!crate::k8s_coredns::account_may(
+            &client_a,
+            "xcc-dns:xcc-dns-gateways",
+            "patch",
+            "connectivity.tanzu.vmware.com",
+            "dnsrecords",
+            "xcc-dns",
+            "",
+        )
+        .await)
+            .then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let write_errors = || {
+        metrics
+            .write_errors
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let errors_before = write_errors();
+    set_ingress(&client_b, "198.51.100.21").await;
+    // cluster-b gets its own change, and the controller has tried
+    // cluster-a and been refused (cluster-b's writes succeed).
+    wait_for("cluster-b written and cluster-a refused", LIMIT, || async {
+        (records(&client_b).await? == expected("192.0.2.12", "198.51.100.21")
+            && write_errors() > errors_before)
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         records(&client_a).await.unwrap(),
         expected("192.0.2.12", "198.51.100.20"),
@@ -713,12 +739,15 @@ async fn the_walkthrough_end_to_end_across_three_api_servers() {
         })
         .await;
     }
-    assert!(
-        metrics
+    // Counted when the DELETE's answer is in, after the object is gone.
+    wait_for("the deletions counted", LIMIT, || async {
+        (metrics
             .records_deleted
             .load(std::sync::atomic::Ordering::Relaxed)
-            >= 9
-    );
+            >= 9)
+            .then_some(())
+    })
+    .await;
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), controller)
@@ -745,8 +774,11 @@ async fn only_the_lease_holder_runs_and_a_successor_takes_over() {
             namespace: env.namespace.clone(),
             name: "xcc-controller-gateways".to_owned(),
             identity: identity.to_owned(),
-            duration: Duration::from_secs(3),
-            grace: Duration::from_secs(1),
+            // Renewed 4 s before it expires: room for a renewal that a
+            // loaded API server answers late, which would otherwise let
+            // the other replica take over while the first still leads.
+            duration: Duration::from_secs(8),
+            grace: Duration::from_secs(4),
         };
         let (running, starts) = (Arc::clone(&running), Arc::clone(&starts));
         let client = env.client.clone();
@@ -778,11 +810,43 @@ async fn only_the_lease_holder_runs_and_a_successor_takes_over() {
     })
     .await;
     let (stop_two, two) = replica("replica-two");
-    // The second waits while the first holds the lease (renewed).
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The claim in the Lease as the second replica starts: it reads that
+    // one (or an older one, if it is quicker than this read), sleeps until
+    // it expires, then looks again.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(env.client.clone(), &env.namespace);
+    let claim = |lease: &k8s_openapi::api::coordination::v1::Lease| {
+        let spec = lease.spec.clone().unwrap_or_default();
+        (
+            spec.holder_identity.unwrap_or_default(),
+            spec.renew_time.map(|t| t.0),
+            spec.lease_duration_seconds.unwrap_or_default(),
+        )
+    };
+    let (holder, renewed, seconds) = claim(&leases.get("xcc-controller-gateways").await.unwrap());
+    assert_eq!(holder, "replica-one");
+    let renewed = renewed.expect("a renewTime");
+    let expiry = renewed + jiff::SignedDuration::from_secs(i64::from(seconds));
+    // The second waits while the first holds the lease: past the expiry of
+    // the claim it found (plus a second for its look), the first has
+    // renewed the lease and still leads alone.
+    wait_for(
+        "the first claim's expiry passed and the lease renewed",
+        LIMIT,
+        || async {
+            if jiff::Timestamp::now() < expiry + jiff::SignedDuration::from_secs(1) {
+                return None;
+            }
+            let (holder, now_renewed, _) =
+                claim(&leases.get("xcc-controller-gateways").await.ok()?);
+            (holder == "replica-one" && now_renewed > Some(renewed)).then_some(())
+        },
+    )
+    .await;
     assert_eq!(starts.load(Ordering::SeqCst), 1);
-    // The first shuts down and releases the lease: the second leads,
-    // without waiting for the lease to expire.
+    // The first shuts down and releases the lease: the second finds it
+    // free at its next look (when the claim it last read expires), not
+    // held by a replica that is gone.
     let _ = stop_one.send(());
     tokio::time::timeout(LIMIT, one)
         .await
