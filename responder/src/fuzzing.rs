@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use xcc_wire::Message;
 
 use crate::records::model::DnsRecordSpec;
-use crate::respond::{Context, Outcome, Transport, respond};
+use crate::respond::{BatchPrefetch, Context, Outcome, Transport, respond};
 use crate::table::{Source, Table, TableBuilder, TableConfig, snapshot};
 
 /// A small zone with every kind of node: exact names, wildcards, a CNAME
@@ -16,47 +16,90 @@ use crate::table::{Source, Table, TableBuilder, TableConfig, snapshot};
 /// and an RRset too large for 512 octets.
 fn fixture() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let spec = |name: &str, addresses: Vec<String>, cname: Option<&str>| DnsRecordSpec {
-            name: name.into(),
-            ttl: 30,
-            addresses,
-            cname: cname.map(Into::into),
-            ..DnsRecordSpec::default()
-        };
-        let mut builder = TableBuilder::new(TableConfig {
-            chaos_version: Some("fuzz".into()),
-            ..TableConfig::default()
-        });
-        let big = (1..=60).map(|i| format!("10.1.0.{i}")).collect();
-        for s in [
-            spec(
-                "*.gateway.a.b.clusters.xcc.test",
-                vec!["10.0.0.1".into(), "fd00::1".into()],
-                None,
-            ),
-            spec("www.xcc.test", vec!["192.0.2.1".into()], None),
-            spec("alias.xcc.test", vec![], Some("www.xcc.test")),
-            spec("loop1.xcc.test", vec![], Some("loop2.xcc.test")),
-            spec("loop2.xcc.test", vec![], Some("loop1.xcc.test")),
-            spec("*.w.xcc.test", vec![], Some("alias.xcc.test")),
-            spec("big.xcc.test", big, None),
-            DnsRecordSpec {
-                target_addresses: vec!["192.0.2.10".into(), "2001:db8::10".into()],
-                ..spec("*.lb.xcc.test", vec![], Some("lb-1.elb.example.com"))
-            },
-        ] {
-            let _ = builder.add_spec(&s, Source::default());
-        }
-        builder.build().table
-    })
+    TABLE.get_or_init(|| build_fixture(0))
+}
+
+/// The fixture with enough gateway wildcards beside its names
+/// (`*.gateway.c<i>.b.clusters.xcc.test`) for the table to be planned in
+/// batches ([`BatchPrefetch`]).
+fn big_fixture() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| build_fixture(20_000))
+}
+
+fn build_fixture(gateways: usize) -> Table {
+    let spec = |name: &str, addresses: Vec<String>, cname: Option<&str>| DnsRecordSpec {
+        name: name.into(),
+        ttl: 30,
+        addresses,
+        cname: cname.map(Into::into),
+        ..DnsRecordSpec::default()
+    };
+    let mut builder = TableBuilder::new(TableConfig {
+        chaos_version: Some("fuzz".into()),
+        ..TableConfig::default()
+    });
+    let big = (1..=60).map(|i| format!("10.1.0.{i}")).collect();
+    for s in [
+        spec(
+            "*.gateway.a.b.clusters.xcc.test",
+            vec!["10.0.0.1".into(), "fd00::1".into()],
+            None,
+        ),
+        spec("www.xcc.test", vec!["192.0.2.1".into()], None),
+        spec("alias.xcc.test", vec![], Some("www.xcc.test")),
+        spec("loop1.xcc.test", vec![], Some("loop2.xcc.test")),
+        spec("loop2.xcc.test", vec![], Some("loop1.xcc.test")),
+        spec("*.w.xcc.test", vec![], Some("alias.xcc.test")),
+        spec("big.xcc.test", big, None),
+        DnsRecordSpec {
+            target_addresses: vec!["192.0.2.10".into(), "2001:db8::10".into()],
+            ..spec("*.lb.xcc.test", vec![], Some("lb-1.elb.example.com"))
+        },
+    ] {
+        let _ = builder.add_spec(&s, Source::default());
+    }
+    for i in 0..gateways {
+        let name = format!("*.gateway.c{i}.b.clusters.xcc.test");
+        let address = format!("10.2.{}.{}", i / 250, i % 250);
+        let _ = builder.add_spec(&spec(&name, vec![address], None), Source::default());
+    }
+    builder.build().table
 }
 
 /// Answers arbitrary bytes over UDP and TCP. Must never panic, never answer
 /// a message with QR=1, never exceed the transport's limit, and everything
-/// it writes must parse.
+/// it writes must parse. On a table big enough to be planned, the answer
+/// through the batch plan must be the plain answer, byte for byte.
 pub fn respond_any(data: &[u8]) {
     check_answers(fixture(), data);
+    check_planned_answer(big_fixture(), data);
+}
+
+fn check_planned_answer(table: &Table, data: &[u8]) {
+    let mut plain = vec![0u8; 4096];
+    let mut planned = vec![0u8; 4096];
+    let outcome = respond(
+        data,
+        table,
+        Transport::Udp,
+        &mut Context::default(),
+        &mut plain,
+    );
+    let mut prefetch = BatchPrefetch::default();
+    prefetch.run(table, [data]);
+    let planned_outcome = prefetch.respond(
+        0,
+        data,
+        table,
+        Transport::Udp,
+        &mut Context::default(),
+        &mut planned,
+    );
+    assert_eq!(planned_outcome, outcome, "outcome with the batch plan");
+    if let Outcome::Answered { len, .. } = outcome {
+        assert_eq!(planned[..len], plain[..len], "answer with the batch plan");
+    }
 }
 
 fn check_answers(table: &Table, data: &[u8]) {
@@ -127,6 +170,15 @@ mod tests {
         respond_any(b"");
         snapshot_any(b"XCCSNAP\x01");
         snapshot_any(&snapshot::MAGIC);
+    }
+
+    #[test]
+    fn the_big_fixture_is_planned() {
+        let table = big_fixture();
+        let gateway = SAMPLE_QUERIES[1];
+        let mut prefetch = BatchPrefetch::default();
+        prefetch.run(table, [gateway]);
+        assert!(prefetch.has_plan(0, gateway, table));
     }
 
     /// Writes the `snapshot` target's seeds: `cargo test -p xcc-responder
