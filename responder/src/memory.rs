@@ -64,28 +64,35 @@ const HUGE_PAGE: usize = 2 << 20;
 /// waits in a page fault until that copy is done (a few milliseconds), as
 /// does any `mmap` of the process. Costs about a second of one core per
 /// 300 MiB; best effort: where the kernel cannot (too old, no huge page
-/// free, another platform), nothing happens. Returns the octets asked for.
+/// free: `EINVAL`, `EAGAIN`, `ENOMEM`), the data stays as it was, on
+/// ordinary pages, and the kernel's refusal is returned; on another
+/// platform nothing happens. Returns the octets asked for.
 #[allow(unsafe_code)]
-pub fn back_with_huge_pages<T>(data: &[T]) -> usize {
+pub fn back_with_huge_pages<T>(data: &[T]) -> std::io::Result<usize> {
     let start = data.as_ptr() as usize;
     let end = start + size_of_val(data);
     let first = start.next_multiple_of(HUGE_PAGE);
     let last = end / HUGE_PAGE * HUGE_PAGE;
     if last <= first {
-        return 0;
+        return Ok(0);
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `first..last` lies inside `data`'s allocation, which the
     // borrow keeps alive for the call; MADV_COLLAPSE changes how those
-    // pages are backed, never what they hold. A failure is only reported.
-    unsafe {
+    // pages are backed, never what they hold.
+    let refused = unsafe {
         libc::madvise(
             first as *mut libc::c_void,
             last - first,
             libc::MADV_COLLAPSE,
-        );
+        ) != 0
+    };
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let refused = false;
+    if refused {
+        return Err(std::io::Error::last_os_error());
     }
-    last - first
+    Ok(last - first)
 }
 
 #[cfg(test)]
@@ -98,10 +105,13 @@ mod tests {
             .map(|i| i.wrapping_mul(0x9e37_79b9))
             .collect();
         let copy = data.clone();
-        // 8 MB hold at least two whole, aligned 2 MiB pages.
-        assert!(back_with_huge_pages(&data) >= 2 * HUGE_PAGE);
+        // 8 MB hold at least two whole, aligned 2 MiB pages. Refused (an
+        // old kernel, no huge page free), they are left as they are.
+        if let Ok(asked) = back_with_huge_pages(&data) {
+            assert!(asked >= 2 * HUGE_PAGE);
+        }
         assert_eq!(data, copy);
-        assert_eq!(back_with_huge_pages(&data[..1000]), 0);
-        assert_eq!(back_with_huge_pages::<u8>(&[]), 0);
+        assert_eq!(back_with_huge_pages(&data[..1000]).unwrap(), 0);
+        assert_eq!(back_with_huge_pages::<u8>(&[]).unwrap(), 0);
     }
 }

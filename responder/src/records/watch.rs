@@ -95,13 +95,20 @@ pub struct ReloadStats {
     rejected: AtomicU64,
     last_error: Mutex<Option<String>>,
     settled: AtomicU64,
+    huge_page_refusals: AtomicU64,
 }
 
 impl ReloadStats {
     /// Tables moved onto huge pages after being served a while unchanged
     /// (counted whether or not they were big enough to need it).
     pub fn tables_settled(&self) -> u64 {
-        self.settled.load(Ordering::Relaxed)
+        self.settled.load(Ordering::Acquire)
+    }
+
+    /// Tables of which the kernel refused to move some array onto huge
+    /// pages (counted before [`Self::tables_settled`]).
+    pub fn huge_page_refusals(&self) -> u64 {
+        self.huge_page_refusals.load(Ordering::Relaxed)
     }
 
     /// Tables published.
@@ -511,16 +518,27 @@ impl Reloader {
         let stats = Arc::clone(&self.stats);
         let settle = move || {
             let start = Instant::now();
-            let octets = table.back_with_huge_pages();
-            if octets > 0 {
+            let moved = table.back_with_huge_pages();
+            if moved.octets > 0 {
                 tracing::info!(
                     version = table.version(),
-                    mib = octets >> 20,
+                    mib = moved.octets >> 20,
                     ms = start.elapsed().as_secs_f64() * 1e3,
                     "records table moved onto huge pages"
                 );
             }
-            stats.settled.fetch_add(1, Ordering::Relaxed);
+            if let Some(refusal) = &moved.refusal {
+                // Served as it is, only a little slower at a million names.
+                tracing::warn!(
+                    version = table.version(),
+                    arrays = moved.refused,
+                    error = %refusal,
+                    "the kernel did not move (all of) the records table onto huge pages"
+                );
+                stats.huge_page_refusals.fetch_add(1, Ordering::Relaxed);
+            }
+            // Release: whoever sees the table settled sees its refusal.
+            stats.settled.fetch_add(1, Ordering::Release);
         };
         if let Err(error) = thread::Builder::new()
             .name("xcc-settle".into())

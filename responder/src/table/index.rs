@@ -93,7 +93,7 @@ pub(super) enum IndexError {
 
 impl NameIndex {
     /// [`crate::memory::back_with_huge_pages`] for the slots.
-    pub(crate) fn back_with_huge_pages(&self) -> usize {
+    pub(crate) fn back_with_huge_pages(&self) -> std::io::Result<usize> {
         crate::memory::back_with_huge_pages(&self.slots)
     }
 

@@ -55,6 +55,30 @@ pub struct Table {
     chaos: Chaos,
 }
 
+/// What [`Table::back_with_huge_pages`] asked of the kernel, and what the
+/// kernel said.
+#[derive(Debug, Default)]
+pub struct HugePageMove {
+    /// Octets moved onto huge pages (those of the arrays the kernel took).
+    pub octets: usize,
+    /// How many arrays the kernel would not move.
+    pub refused: usize,
+    /// The kernel's last refusal (`EAGAIN`: no huge page free now).
+    pub refusal: Option<std::io::Error>,
+}
+
+impl HugePageMove {
+    fn add(&mut self, result: std::io::Result<usize>) {
+        match result {
+            Ok(octets) => self.octets += octets,
+            Err(refusal) => {
+                self.refused += 1;
+                self.refusal = Some(refusal);
+            }
+        }
+    }
+}
+
 /// One zone of authority.
 #[derive(Debug)]
 pub struct Zone {
@@ -149,23 +173,22 @@ impl Table {
 
     /// Asks the kernel to back the big arrays of every zone worth it (the
     /// ones [`Table::plan`] prefetches for) with huge pages
-    /// ([`crate::memory::back_with_huge_pages`]); returns the octets asked
-    /// for. About a second of one core on a table of a million names:
-    /// the reloader has it done, on a thread of its own, once a table has
-    /// been served a while unchanged, never before serving it.
-    pub fn back_with_huge_pages(&self) -> usize {
+    /// ([`crate::memory::back_with_huge_pages`]). About a second of one
+    /// core on a table of a million names: the reloader has it done, on a
+    /// thread of its own, once a table has been served a while unchanged,
+    /// never before serving it. Every array is asked for, whatever the
+    /// kernel answers for the others.
+    pub fn back_with_huge_pages(&self) -> HugePageMove {
         use crate::memory::back_with_huge_pages;
-        self.zones
-            .iter()
-            .filter(|zone| zone.index.worth_prefetching())
-            .map(|zone| {
-                back_with_huge_pages(&zone.names)
-                    + back_with_huge_pages(&zone.nodes)
-                    + back_with_huge_pages(&zone.rrsets)
-                    + back_with_huge_pages(&zone.tails)
-                    + zone.index.back_with_huge_pages()
-            })
-            .sum()
+        let mut moved = HugePageMove::default();
+        for zone in self.zones.iter().filter(|z| z.index.worth_prefetching()) {
+            moved.add(back_with_huge_pages(&zone.names));
+            moved.add(back_with_huge_pages(&zone.nodes));
+            moved.add(back_with_huge_pages(&zone.rrsets));
+            moved.add(back_with_huge_pages(&zone.tails));
+            moved.add(zone.index.back_with_huge_pages());
+        }
+        moved
     }
 
     /// Where in [`Table::zones`] the zone for `key` is.
