@@ -137,15 +137,15 @@ pub fn respond(
     respond_planned(query, table, transport, context, out, None)
 }
 
-/// [`respond`], with the lookup's plan when [`BatchPrefetch`] made one for
-/// this query and table.
+/// [`respond`], with the lookup's plan and key when [`BatchPrefetch`] made
+/// them for this query and table.
 fn respond_planned(
     query: &[u8],
     table: &Table,
     transport: Transport,
     context: &mut Context,
     out: &mut [u8],
-    plan: Option<&Plan>,
+    planned: Option<(&Plan, &NameKey)>,
 ) -> Outcome {
     let Some(header) = Header::from_bytes(query) else {
         return Outcome::Dropped(DropReason::TooShort);
@@ -161,7 +161,7 @@ fn respond_planned(
         Some(question) if header.qdcount == 1 => question,
         _ => return header_only(header.id, flags, Rcode::FORMERR, out),
     };
-    let outcome = answer_question(&message, &question, table, transport, context, out, plan);
+    let outcome = answer_question(&message, &question, table, transport, context, out, planned);
     match outcome {
         Outcome::Answered {
             len,
@@ -191,11 +191,13 @@ pub const PREFETCH_BATCH: usize = 64;
 /// touched), then asks for every planned index slot in one tight loop and
 /// for what those slots point at in another, so that the misses of the
 /// whole batch overlap; [`BatchPrefetch::respond`] then finds its data in
-/// the caches, and the zone and hashes worked out already. Holds the
-/// plans, so that the worker's loop allocates nothing.
+/// the caches, and the key, zone and hashes worked out already. Holds the
+/// plans and keys, so that the worker's loop allocates nothing.
 #[derive(Debug)]
 pub struct BatchPrefetch {
     plans: [Option<Plan>; PREFETCH_BATCH],
+    /// The lookup key of each planned query, kept for its answer.
+    keys: Box<[NameKey; PREFETCH_BATCH]>,
     /// Where each planned query lies (address and length): a plan is
     /// only used for the very bytes it was made from.
     query_spans: [(usize, usize); PREFETCH_BATCH],
@@ -209,6 +211,7 @@ impl Default for BatchPrefetch {
     fn default() -> Self {
         Self {
             plans: [None; PREFETCH_BATCH],
+            keys: Box::new([NameKey::root(); PREFETCH_BATCH]),
             query_spans: [(0, 0); PREFETCH_BATCH],
             count: 0,
             table: 0,
@@ -231,16 +234,14 @@ impl BatchPrefetch {
         }
         self.table = std::ptr::from_ref(table).addr();
         let mut count = 0;
-        // One key, refilled for each query: made and returned per query,
-        // a key is copied whole (258 bytes) once more.
-        let mut key = NameKey::root();
-        let slots = self.plans.iter_mut().zip(&mut self.query_spans);
-        for ((plan, span), query) in slots.zip(queries) {
+        // Each key is written in place, where its answer will read it.
+        let slots = self.plans.iter_mut().zip(self.keys.iter_mut());
+        for (((plan, key), span), query) in slots.zip(&mut self.query_spans).zip(queries) {
             *plan = Name::parse_in_message(query, xcc_wire::HEADER_LEN)
                 .ok()
                 .and_then(|(qname, _)| {
-                    qname.write_key(&mut key);
-                    table.plan(&key)
+                    qname.write_key(key);
+                    table.plan(key)
                 });
             *span = (query.as_ptr().addr(), query.len());
             count += 1;
@@ -271,7 +272,9 @@ impl BatchPrefetch {
         context: &mut Context,
         out: &mut [u8],
     ) -> Outcome {
-        let plan = self.plan_for(index, query, table);
+        let plan = self
+            .plan_for(index, query, table)
+            .map(|plan| (plan, &self.keys[index]));
         respond_planned(query, table, transport, context, out, plan)
     }
 
@@ -303,7 +306,7 @@ fn answer_question(
     transport: Transport,
     context: &mut Context,
     out: &mut [u8],
-    plan: Option<&Plan>,
+    planned: Option<(&Plan, &NameKey)>,
 ) -> Outcome {
     let header = message.header();
     let edns = message.edns();
@@ -340,12 +343,20 @@ fn answer_question(
     if header.flags.opcode() != Opcode::QUERY {
         return finish(writer, Rcode::NOTIMP);
     }
-    let mut key = NameKey::root();
-    question.qname.write_key(&mut key);
+    // The batch's key when it planned this query, else made here (in
+    // place: a key made and returned is copied whole once more).
+    let mut own_key = NameKey::root();
+    let key = match planned {
+        Some((_, key)) => key,
+        None => {
+            question.qname.write_key(&mut own_key);
+            &own_key
+        }
+    };
     match question.qclass {
         Class::IN => {}
         Class::CH => {
-            let rcode = answer_chaos(&mut writer, table, &key, question.qtype);
+            let rcode = answer_chaos(&mut writer, table, key, question.qtype);
             return finish(writer, rcode);
         }
         _ => return finish(writer, Rcode::REFUSED),
@@ -359,9 +370,9 @@ fn answer_question(
     }
     // The answer is written through `&mut writer` from here on: moved
     // into each step, the writer (with its compression table) is copied.
-    let lookup = match plan {
-        Some(plan) => table.lookup_planned(&key, plan),
-        None => table.lookup(&key),
+    let lookup = match planned {
+        Some((plan, key)) => table.lookup_planned(key, plan),
+        None => table.lookup(key),
     };
     let rcode = match lookup {
         Lookup::NotOurs => Rcode::REFUSED,
