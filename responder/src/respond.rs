@@ -153,13 +153,12 @@ fn respond_planned(
     if header.flags.qr() {
         return Outcome::Dropped(DropReason::Response);
     }
-    let flags = answer_flags(header.flags);
     let Ok(message) = Message::parse(query) else {
-        return header_only(header.id, flags, Rcode::FORMERR, out);
+        return header_only(&header, Rcode::FORMERR, out);
     };
     let question = match message.question() {
         Some(question) if header.qdcount == 1 => question,
-        _ => return header_only(header.id, flags, Rcode::FORMERR, out),
+        _ => return header_only(&header, Rcode::FORMERR, out),
     };
     let outcome = answer_question(&message, &question, table, transport, context, out, planned);
     match outcome {
@@ -610,12 +609,13 @@ fn finish(mut writer: MessageWriter<'_>, rcode: Rcode) -> Outcome {
     }
 }
 
-/// An answer of only a header: ID and `flags` echoed, every count zero.
-fn header_only(id: u16, flags: Flags, rcode: Rcode, out: &mut [u8]) -> Outcome {
+/// An answer of only a header to a query with header `query`: the
+/// [`answer_flags`], every count zero.
+fn header_only(query: &Header, rcode: Rcode, out: &mut [u8]) -> Outcome {
     let Ok(mut writer) = MessageWriter::new(out, PLAIN_UDP_LIMIT) else {
         return Outcome::Dropped(DropReason::NoBuffer);
     };
-    writer.set_id(id);
-    writer.set_flags(flags);
+    writer.set_id(query.id);
+    writer.set_flags(answer_flags(query.flags));
     finish(writer, rcode)
 }
