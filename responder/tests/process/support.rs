@@ -109,14 +109,20 @@ pub(crate) fn have_tools(tools: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let test = std::thread::current().name().unwrap_or("?").to_owned();
-    if std::env::var("XCC_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("{test}: required tool(s) missing: {missing:?} (XCC_REQUIRE_TOOLS=1)");
-    }
-    eprintln!(
-        "SKIP {test}: tool(s) not installed: {missing:?} (set XCC_REQUIRE_TOOLS=1 to fail instead)"
-    );
+    skip(&format!("tool(s) not installed: {missing:?}"));
     false
+}
+
+/// Says that the calling test skips for `reason`, or fails it when
+/// `XCC_REQUIRE_TOOLS=1` (CI), where every tool and permission is
+/// expected.
+fn skip(reason: &str) {
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    assert!(
+        !std::env::var("XCC_REQUIRE_TOOLS").is_ok_and(|v| v == "1"),
+        "{test}: {reason} (XCC_REQUIRE_TOOLS=1)"
+    );
+    eprintln!("SKIP {test}: {reason} (set XCC_REQUIRE_TOOLS=1 to fail instead)");
 }
 
 /// The first line of `tool`'s version output, for reports.
@@ -348,13 +354,7 @@ pub(crate) fn run_in_network_namespace(
     if !(refused || unavailable) {
         return Some(run);
     }
-    let test = std::thread::current().name().unwrap_or("?").to_owned();
-    assert!(
-        !std::env::var("XCC_REQUIRE_TOOLS").is_ok_and(|v| v == "1"),
-        "{test}: no network namespace here (XCC_REQUIRE_TOOLS=1): {}",
-        run.stderr
-    );
-    eprintln!("SKIP {test}: no network namespace here: {}", run.stderr);
+    skip(&format!("no network namespace here: {}", run.stderr.trim()));
     None
 }
 
