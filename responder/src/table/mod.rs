@@ -401,3 +401,20 @@ impl<'t> NodeRef<'t> {
         &self.zone.tails[start..start + rrset.tail_len as usize]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_page_move_keeps_what_moved_and_the_kernels_last_refusal() {
+        let mut moved = HugePageMove::default();
+        moved.add(Ok(4 << 20));
+        moved.add(Err(std::io::Error::from_raw_os_error(11)));
+        moved.add(Ok(2 << 20));
+        assert_eq!(moved.octets, 6 << 20);
+        assert_eq!(moved.refused, 1);
+        let refusal = moved.refusal.expect("the refusal is kept");
+        assert_eq!(refusal.raw_os_error(), Some(11));
+    }
+}
