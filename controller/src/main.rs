@@ -380,6 +380,8 @@ fn run_records(args: RecordsArgs) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // Before anything can report ready (see xcc_responder::shutdown).
+        let signal = xcc_responder::shutdown::on_signal();
         let client = kube::Client::try_default().await?;
         let metrics = RecordsMetrics::new();
         serve_admin(
@@ -393,7 +395,7 @@ fn run_records(args: RecordsArgs) -> Result<(), Box<dyn std::error::Error>> {
             sources = ?args.sources,
             "starting xcc-controller records"
         );
-        run(client, options, metrics, shutdown_signal()).await?;
+        run(client, options, metrics, signal).await?;
         tracing::info!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })
@@ -434,6 +436,8 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // Before anything can report ready (see xcc_responder::shutdown).
+        let signal = xcc_responder::shutdown::on_signal();
         let client = kube::Client::try_default().await?;
         let metrics = telemetry::GatewaysMetrics::new();
         serve_admin(
@@ -470,7 +474,7 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
             metrics
                 .ready
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            run_as_leader(client.clone(), lease, shutdown_signal(), |stop| {
+            run_as_leader(client.clone(), lease, signal, |stop| {
                 let (client, options, metrics) = (
                     client.clone(),
                     options.clone(),
@@ -492,7 +496,7 @@ fn run_gateways(args: GatewaysArgs) -> Result<(), Box<dyn std::error::Error>> {
             })
             .await?;
         } else {
-            run_gateways_loop(client, options, metrics, shutdown_signal()).await?;
+            run_gateways_loop(client, options, metrics, signal).await?;
         }
         tracing::info!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
@@ -523,14 +527,4 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .init();
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -24,7 +24,8 @@
 //! front; [`admin`] the HTTP endpoint; [`explain`] what an answer is
 //! made of (the admin endpoint's `/explain`); [`metrics`] the counters;
 //! [`memory`] gives the parser's memory back after a reload and prefetches
-//! on the query path.
+//! on the query path; [`shutdown`] waits for SIGTERM or SIGINT, for both
+//! binaries.
 
 #![deny(unsafe_code)]
 
@@ -37,4 +38,5 @@ pub mod metrics;
 pub mod net;
 pub mod records;
 pub mod respond;
+pub mod shutdown;
 pub mod table;

@@ -196,6 +196,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let _watch = reloader.spawn()?;
     runtime.block_on(async move {
+        // Before anything can report ready: see `shutdown`.
+        let signal = xcc_responder::shutdown::on_signal();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if args.admin_listen != "off" {
             let address: SocketAddr = args
@@ -217,7 +219,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             ));
         }
         let shutdown = async move {
-            wait_for_signal().await;
+            signal.await;
             let _ = stop.send(true);
         };
         server.serve(handle, metrics, shutdown).await?;
@@ -261,29 +263,6 @@ fn may_skip(address: SocketAddr, error: &std::io::Error, defaults: bool) -> bool
     address.is_ipv6()
         && xcc_responder::net::ipv6_unavailable(error)
         && (defaults || address.ip().is_unspecified())
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 #[cfg(test)]
